@@ -17,6 +17,7 @@ from junco.exceptions import HTTPException
 from junco.response import stream_body
 from junco.sse import SSE, with_sse
 from junco.types import Message
+from junco.websocket import WebSocket, with_websocket
 from tests.asyncrun import run
 
 
@@ -274,3 +275,53 @@ def test_stop_callbacks_run_once_and_survive_a_failing_one(
     finally:
         _draining.reset()
     assert not _draining.stopping()
+
+
+def test_a_server_stop_closes_a_websocket_with_1001_and_ends_its_handler() -> None:
+    app = Junco()
+    ended: list[str] = []
+
+    @app.route("/ws")
+    @with_websocket
+    async def chat(request: Request, ws: WebSocket) -> None:
+        try:
+            await ws.send("hello")
+            await asyncio.Event().wait()  # busy elsewhere, not receiving
+        finally:
+            ended.append("handler finally")
+
+    async def main() -> list[Message]:
+        sent: list[Message] = []
+        greeted = asyncio.Event()
+        connected = [False]
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+            if message["type"] == "websocket.send":
+                greeted.set()
+
+        async def receive() -> Message:
+            if not connected[0]:
+                connected[0] = True
+                return {"type": "websocket.connect"}
+            await asyncio.Event().wait()  # the client stays
+            raise AssertionError("unreachable")
+
+        sc = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "query_string": b""}
+        sc["headers"] = [(b"host", b"t")]
+        task = asyncio.ensure_future(app(sc, receive, send))
+        await greeted.wait()
+        _draining.begin()
+        try:
+            await task
+        finally:
+            _draining.reset()
+        return sent
+
+    sent = run(main())
+    assert sent[-1] == {
+        "type": "websocket.close",
+        "code": 1001,
+        "reason": "server shutting down",
+    }
+    assert ended == ["handler finally"]
