@@ -68,7 +68,13 @@ def head_limits() -> tuple[float, int]:
 
 
 class _Bounded:
-    """Mixed into uvicorn's HTTP protocols (which provide the attributes below)."""
+    """Mixed into uvicorn's HTTP protocols (which provide the attributes below).
+
+    The deadline is armed when a connection opens, and again when bytes of a
+    new head arrive without completing it; a head that arrives whole in one
+    read (nearly every request) costs no timer at all. Between requests,
+    uvicorn's own keep-alive timer closes an idle connection.
+    """
 
     transport: asyncio.Transport
     loop: asyncio.AbstractEventLoop
@@ -79,39 +85,33 @@ class _Bounded:
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
         self._head_timeout, self._max_head = head_limits()
-        self._arm()
+        self._head_timer = self.loop.call_later(self._head_timeout, self._expired)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
-        waiting = self._head_timer is not None
         before = self.cycle
         super().data_received(data)  # type: ignore[misc]
-        if not waiting:
+        cycle = self.cycle
+        if cycle is not before or self.transport.get_protocol() is not cast(Any, self):
+            # A head completed, or the connection became a WebSocket.
+            self._head_bytes = 0
+            if self._head_timer is not None:
+                self._disarm()
             return
-        if self.cycle is not before or self.transport.get_protocol() is not cast(Any, self):
-            self._disarm()  # a head completed, or the connection became a WebSocket
-            return
+        if cycle is not None and not cycle.response_complete:
+            return  # body bytes of the request being served
         self._head_bytes += len(data)
         if self._head_bytes > self._max_head:
             self._refuse(_TOO_LARGE)
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()  # type: ignore[misc]
-        cycle = self.cycle
-        if not self.transport.is_closing() and (cycle is None or cycle.response_complete):
-            self._arm()
+        elif self._head_timer is None:
+            self._head_timer = self.loop.call_later(self._head_timeout, self._expired)
 
     def shutdown(self) -> None:
         super().shutdown()  # type: ignore[misc]
         _draining.begin()
-
-    def _arm(self) -> None:
-        self._disarm()
-        self._head_bytes = 0
-        self._head_timer = self.loop.call_later(self._head_timeout, self._expired)
 
     def _disarm(self) -> None:
         if self._head_timer is not None:
