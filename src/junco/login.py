@@ -43,7 +43,7 @@ from .auth import P, R, RouteDecorator, Wrapped, _call_route, _invoke
 from .exceptions import ConfigurationError, HTTPException
 from .redirects import is_safe_url
 from .response import Response
-from .sessions import SessionData, get_session
+from .sessions import SessionData, _unsign, get_session
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -361,14 +361,9 @@ class Login:
 
     def _decode(self, request: Request, raw: str) -> dict[str, Any] | None:
         """The remember cookie's payload if it is authentic, well-formed and unexpired."""
-        from itsdangerous import BadData
-
         if len(raw) > _MAX_COOKIE:
             return None
-        try:
-            payload = self._serializer(request).loads(raw)
-        except (BadData, ValueError, TypeError):
-            return None
+        payload = _unsign(self._serializer(request).loads, raw)
         if not isinstance(payload, dict) or set(payload) != {"u", "v", "e", "n"}:
             return None
         uid, version, expires = payload["u"], payload["v"], payload["e"]

@@ -34,6 +34,8 @@ Invariants:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hashlib
 import inspect
@@ -76,6 +78,7 @@ _COOKIE_SALT = "junco.session"
 _ID_SALT = "junco.session.id"
 _MIN_KEY_BYTES = 16
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_B64URL = re.compile(r"[A-Za-z0-9_-]{1,512}")
 
 
 class SessionTooLarge(ValueError):
@@ -641,13 +644,32 @@ def _is_time(value: Any) -> TypeGuard[float]:
 
 
 def _unsign(fn: Callable[[str], Any], raw: str) -> Any:
-    """``fn(raw)``, or None for anything that fails to verify or decode."""
+    """``fn(raw)``, or None for anything that fails to verify, decode, or is not canonical."""
     from itsdangerous import BadData
 
+    if not _canonical_signature(raw):
+        return None
     try:
         return fn(raw)
     except (BadData, ValueError, TypeError):
         return None
+
+
+def _canonical_signature(raw: str) -> bool:
+    """Whether the signature after the last ``.`` of ``raw`` is canonical unpadded base64url.
+
+    itsdangerous decodes leniently: ``=`` padding appended, or other values of
+    the unused low bits of the last character, verify too. Accepting them
+    would give one session several valid cookie strings.
+    """
+    sig = raw.rpartition(".")[2]
+    if not _B64URL.fullmatch(sig):
+        return False
+    try:
+        decoded = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return base64.urlsafe_b64encode(decoded).rstrip(b"=") == sig.encode()
 
 
 def _make_signer(secret_key: Any, ids_only: bool) -> Any:

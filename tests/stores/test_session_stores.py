@@ -383,3 +383,33 @@ def test_store_ttl_follows_the_timeouts(new_server_store: NewStore) -> None:
                 assert 0 < ttl <= 100
 
     run(main())
+
+
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def non_canonical_spellings(cookie: str) -> dict[str, str]:
+    """The same signed value spelled differently: lenient base64 decoders accept these."""
+    last = _B64URL.index(cookie[-1])
+    # The signature (32 bytes) is 43 characters: the last one carries 2 unused bits.
+    assert last % 4 == 0
+    spellings = {"=": cookie + "=", "==": cookie + "==", "===": cookie + "==="}
+    for bits in (1, 2, 3):
+        spellings[f"low bits {bits}"] = cookie[:-1] + _B64URL[last | bits]
+    return spellings
+
+
+def test_only_the_canonical_cookie_encoding_is_accepted(new_store: NewStore) -> None:
+    async def main() -> None:
+        app, _ = make_app(new_store())
+        async with TestClient(app) as client:
+            await client.post("/write", json={"user": "ana"})
+            genuine = client.cookies["session"]
+            assert (await read(client))["data"] == {"user": "ana"}
+            for label, value in non_canonical_spellings(genuine).items():
+                other = TestClient(app, cookies={"session": value})
+                assert await read(other) == {"data": {}, "new": True}, label
+            again = TestClient(app, cookies={"session": genuine})
+            assert (await read(again))["data"] == {"user": "ana"}
+
+    run(main())
