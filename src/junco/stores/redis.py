@@ -68,6 +68,31 @@ class RedisStore:
         except self._errors as exc:
             raise SessionStoreError(f"redis: {exc}") from exc
 
+    async def swap(self, session_id: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Replace the record only if there is one, keeping its TTL; return the old record.
+
+        One atomic command (``SET ... XX GET KEEPTTL``, Redis 6.2+), so
+        concurrent callers (any worker, any machine) each see a different
+        old record. Remember-me tokens use it to be spent exactly once.
+
+        Raises:
+            SessionStoreError: Redis is unreachable.
+        """
+        text = json.dumps(data, separators=(",", ":"))
+        try:
+            raw = await self.client.set(
+                self.prefix + session_id, text, xx=True, get=True, keepttl=True
+            )
+        except self._errors as exc:
+            raise SessionStoreError(f"redis: {exc}") from exc
+        if not isinstance(raw, (str, bytes)):
+            return None
+        try:
+            old = json.loads(raw)
+        except ValueError:
+            return None
+        return old if isinstance(old, dict) else None
+
     async def delete(self, session_id: str) -> None:
         """Remove the record (no error if it is already gone).
 
