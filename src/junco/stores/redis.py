@@ -47,13 +47,7 @@ class RedisStore:
             raw = await self.client.get(self.prefix + session_id)
         except self._errors as exc:
             raise SessionStoreError(f"redis: {exc}") from exc
-        if raw is None:
-            return None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
+        return _record(raw)
 
     async def save(self, session_id: str, data: dict[str, Any], ttl: int) -> None:
         """Store ``data`` for ``ttl`` seconds (``SET ... EX``).
@@ -85,13 +79,7 @@ class RedisStore:
             )
         except self._errors as exc:
             raise SessionStoreError(f"redis: {exc}") from exc
-        if not isinstance(raw, (str, bytes)):
-            return None
-        try:
-            old = json.loads(raw)
-        except ValueError:
-            return None
-        return old if isinstance(old, dict) else None
+        return _record(raw)
 
     async def delete(self, session_id: str) -> None:
         """Remove the record (no error if it is already gone).
@@ -108,3 +96,14 @@ class RedisStore:
         """Close the connections, if this store opened them (run at app shutdown)."""
         if self._owned:
             await self.client.aclose()
+
+
+def _record(raw: Any) -> dict[str, Any] | None:
+    """The dict stored as JSON in ``raw``, or None (missing or unreadable)."""
+    if not isinstance(raw, (str, bytes)):
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
