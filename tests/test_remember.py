@@ -189,6 +189,22 @@ def test_a_replayed_token_revokes_its_family_and_its_sessions(
     run(main)
 
 
+def test_a_password_login_is_no_longer_tied_to_the_token_family(
+    run: Callable[[Main], None],
+) -> None:
+    async def main(new_env: Callable[..., Env]) -> None:
+        env = new_env()
+        stolen = await remembered_login(env)
+        status, _, browser = await restore(env, stolen)
+        assert status == 200
+        await browser.post("/login/1")  # the owner types the password again
+        env.clock.now += GRACE + 1
+        assert (await restore(env, stolen))[0] == 302  # the replay revokes the old family
+        assert (await browser.get("/me")).json == {"id": 1}  # but not the password login
+
+    run(main)
+
+
 def test_the_previous_token_within_grace_logs_in_without_a_new_token(
     run: Callable[[Main], None],
 ) -> None:

@@ -200,6 +200,7 @@ class Login:
         if session.get("_user_id") not in (None, user_id):
             session.clear()  # another user's data must not carry over
         session.regenerate()
+        session.pop("_remember", None)  # typed the password: no longer tied to a token family
         session.update({"_user_id": user_id, "_fresh": True, "_user_version": version})
         request.g.current_user = user
         request.g._junco_login_loaded = True
