@@ -343,8 +343,10 @@ def test_a_store_without_swap_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="atomic swap"):
         Login(store=Plain())
     env = make_env(Plain())
+    with pytest.raises(ConfigurationError, match="atomic swap"):
+        env.login.init_app(env.app)  # the session's store would hold the tokens
     client = TestClient(env.app).sync
-    assert client.post("/login/1").status_code == 500  # misconfigured: never a silent pass
+    assert client.post("/login/1").status_code == 500  # without init_app: never a silent pass
     client.close()
     with pytest.raises(ConfigurationError, match="remember_grace"):
         Login(remember_grace=-1)

@@ -148,7 +148,15 @@ class Login:
 
         Optional for logging in and out; it lets ``app.check()`` see the login
         (a login needs a ``Session``, and its route deserves a rate limit).
+
+        Raises:
+            ConfigurationError: the remember tokens would live in the session's
+                store and it has no atomic ``swap()``.
         """
+        ext = self.session or app.extensions.get("session")
+        store = self.store or getattr(ext, "store", None)
+        if store is not None and not isinstance(store, AtomicStore):
+            raise ConfigurationError(_NO_SWAP)
         app.extensions["login"] = self
         return self
 
