@@ -131,6 +131,9 @@ class MemoryRateLimitStore:
         clock: Time in seconds (monotonic by default; a fake one for tests).
     """
 
+    #: State of this process only, unseen by other workers (:func:`junco.stores.in_memory`).
+    process_local = True
+
     def __init__(
         self, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
     ) -> None:

@@ -17,11 +17,14 @@ class RedisStore:
 
     The client reconnects by itself when Redis restarts; while Redis is
     unreachable, store calls raise :class:`~junco.sessions.SessionStoreError`
-    (requests that need the session get a 503).
+    (requests that need the session get a 503). ``Session(app, store=url)``
+    makes one of these.
 
     Args:
         url_or_client: A ``redis://`` URL, or a ``redis.asyncio.Redis`` client
-            (which stays yours: :meth:`close` leaves it open).
+            (which stays yours: :meth:`close` leaves it open). A URL without
+            options shares one client per event loop with the other stores of
+            that URL; commands give up after 1 second without an answer.
         prefix: Put before each session id to make the key.
         **options: For a URL, passed to ``Redis.from_url`` (``password``,
             ``socket_timeout``, ...).
@@ -37,9 +40,23 @@ class RedisStore:
         prefix: str = "junco:session:",
         **options: Any,
     ) -> None:
-        self.client, self._owned = _redis.client_from(url_or_client, **options)
+        self._connector = _redis.Connector(url_or_client, **options)
+        self.url = self._connector.url
         self.prefix = prefix
         self._errors = _redis.errors()
+
+    @property
+    def client(self) -> Redis:
+        """The ``redis.asyncio.Redis`` client of the running event loop."""
+        return self._connector.client()
+
+    async def ping(self) -> None:
+        """Check that Redis answers (run at the app's start-up).
+
+        Raises:
+            redis.exceptions.RedisError: it does not (``OSError`` too).
+        """
+        await self.client.ping()
 
     async def load(self, session_id: str) -> dict[str, Any] | None:
         """The record under ``session_id``, or None (missing, expired or unreadable)."""
@@ -81,5 +98,4 @@ class RedisStore:
 
     async def close(self) -> None:
         """Close the connections, if this store opened them (run at app shutdown)."""
-        if self._owned:
-            await self.client.aclose()
+        await self._connector.aclose()
