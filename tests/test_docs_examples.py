@@ -924,12 +924,20 @@ def test_converter_parser_error_is_no_match() -> None:
 # -- scale-out -------------------------------------------------------------------------------
 
 
+def deployment(monkeypatch: pytest.MonkeyPatch, redis_url: str | None) -> None:
+    """The environment of a deployment: a shared key, and Redis or not."""
+    monkeypatch.setenv("JUNCO_SECRET_KEY", "s" * 43)
+    if redis_url is None:
+        monkeypatch.delenv("JUNCO_REDIS_URL", raising=False)
+    else:
+        monkeypatch.setenv("JUNCO_REDIS_URL", redis_url)
+
+
 @covers("scale_out_1")
 def test_one_variable_moves_every_store_to_redis(
     monkeypatch: pytest.MonkeyPatch, redis_db: str, redis_server: RedisServer
 ) -> None:
-    monkeypatch.setenv("JUNCO_SECRET_KEY", "s" * 43)
-    monkeypatch.delenv("JUNCO_REDIS_URL", raising=False)
+    deployment(monkeypatch, None)
     alone = load("scale_out_1")
     assert in_memory(alone.limiter)
     assert in_memory(alone.broadcast)
@@ -939,7 +947,7 @@ def test_one_variable_moves_every_store_to_redis(
     assert redis_server.dbsize() == 0
 
     # The same code, the variable set: two apps stand for two workers, one Redis.
-    monkeypatch.setenv("JUNCO_REDIS_URL", redis_db)
+    deployment(monkeypatch, redis_db)
     one, two = load("scale_out_1"), load("scale_out_1")
     assert not in_memory(one.limiter)
     assert not in_memory(one.broadcast)
@@ -956,13 +964,12 @@ def test_one_variable_moves_every_store_to_redis(
 def test_secure_stack_honours_the_variable(
     monkeypatch: pytest.MonkeyPatch, redis_db: str, redis_server: RedisServer
 ) -> None:
-    monkeypatch.setenv("JUNCO_SECRET_KEY", "s" * 43)
-    monkeypatch.delenv("JUNCO_REDIS_URL", raising=False)
+    deployment(monkeypatch, None)
     module = load("scale_out_2")
     assert module.stack.session.store is None  # signed cookies
     assert in_memory(module.stack.limiter)
 
-    monkeypatch.setenv("JUNCO_REDIS_URL", redis_db)
+    deployment(monkeypatch, redis_db)
     module = load("scale_out_2")
     assert not in_memory(module.stack.limiter)
     with client_for(module.app) as client:
@@ -975,7 +982,7 @@ def test_secure_stack_honours_the_variable(
 def test_your_own_client_is_used_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
     # No Sentinel runs here: the example is built, not started (nothing connects
     # before the first command).
-    monkeypatch.setenv("JUNCO_SECRET_KEY", "s" * 43)
+    deployment(monkeypatch, None)
     module = load("scale_out_3")
     client = module.client
     session = module.app.extensions["session"]

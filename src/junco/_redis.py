@@ -130,6 +130,38 @@ class Connector:
                 await client.aclose()
 
 
+class RedisClientStore:
+    """What the Redis stores share: their client source, a ping and a close.
+
+    Args:
+        url_or_client: A Redis URL or your own ``redis.asyncio.Redis`` client
+            (see :class:`Connector`).
+        **options: For a URL, passed to ``Redis.from_url``.
+    """
+
+    def __init__(self, url_or_client: str | Redis, **options: Any) -> None:
+        self._connector = Connector(url_or_client, **options)
+        #: The URL the store was given (None for a client of yours).
+        self.url = self._connector.url
+
+    @property
+    def client(self) -> Redis:
+        """The ``redis.asyncio.Redis`` client of the running event loop."""
+        return self._connector.client()
+
+    async def ping(self) -> None:
+        """Check that Redis answers (run at the app's start-up).
+
+        Raises:
+            redis.exceptions.RedisError: it does not (``OSError`` too).
+        """
+        await self.client.ping()
+
+    async def close(self) -> None:
+        """Close the connections, if this store opened them (run at app shutdown)."""
+        await self._connector.aclose()
+
+
 def errors() -> tuple[type[BaseException], ...]:
     """The exceptions that mean "Redis is unreachable or failed" (not a bug of ours)."""
     import redis.exceptions

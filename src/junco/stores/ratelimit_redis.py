@@ -61,7 +61,7 @@ return out
 """
 
 
-class RedisRateLimitStore:
+class RedisRateLimitStore(_redis.RedisClientStore):
     """Counters in Redis (a :class:`~junco.stores.ratelimit_memory.RateLimitStore`).
 
     Every worker and machine pointed at the same Redis shares the counters,
@@ -84,24 +84,10 @@ class RedisRateLimitStore:
     """
 
     def __init__(self, url_or_client: str | Redis = "redis://127.0.0.1:6379/0", **options: Any):
-        self._connector = _redis.Connector(url_or_client, **options)
-        self.url = self._connector.url
+        super().__init__(url_or_client, **options)
         self._script: Any = None  # registered on first use, with that loop's client
         #: What a failing Redis raises; the limiter catches these.
         self.errors: tuple[type[BaseException], ...] = _redis.errors()
-
-    @property
-    def client(self) -> Redis:
-        """The ``redis.asyncio.Redis`` client of the running event loop."""
-        return self._connector.client()
-
-    async def ping(self) -> None:
-        """Check that Redis answers (run at the app's start-up).
-
-        Raises:
-            redis.exceptions.RedisError: it does not (``OSError`` too).
-        """
-        await self.client.ping()
 
     async def hit(self, checks: Sequence[Check]) -> Outcome:
         """Check and count atomically in one ``EVALSHA``.
@@ -120,10 +106,6 @@ class RedisRateLimitStore:
         reply = await self._script(keys=keys, args=args, client=client)
         counts = [(int(reply[i]), int(reply[i + 1])) for i in range(2, len(reply), 2)]
         return Outcome(bool(reply[0]), int(reply[1]), counts)
-
-    async def close(self) -> None:
-        """Close the connections, if this store opened them (run at app shutdown)."""
-        await self._connector.aclose()
 
 
 __all__ = ["SCRIPT", "RedisRateLimitStore"]

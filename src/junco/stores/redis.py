@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 
-class RedisStore:
+class RedisStore(_redis.RedisClientStore):
     """Sessions kept in Redis, one key per session with a TTL (a ``SessionStore``).
 
     The client reconnects by itself when Redis restarts; while Redis is
@@ -40,23 +40,9 @@ class RedisStore:
         prefix: str = "junco:session:",
         **options: Any,
     ) -> None:
-        self._connector = _redis.Connector(url_or_client, **options)
-        self.url = self._connector.url
+        super().__init__(url_or_client, **options)
         self.prefix = prefix
         self._errors = _redis.errors()
-
-    @property
-    def client(self) -> Redis:
-        """The ``redis.asyncio.Redis`` client of the running event loop."""
-        return self._connector.client()
-
-    async def ping(self) -> None:
-        """Check that Redis answers (run at the app's start-up).
-
-        Raises:
-            redis.exceptions.RedisError: it does not (``OSError`` too).
-        """
-        await self.client.ping()
 
     async def load(self, session_id: str) -> dict[str, Any] | None:
         """The record under ``session_id``, or None (missing, expired or unreadable)."""
@@ -95,7 +81,3 @@ class RedisStore:
             await self.client.delete(self.prefix + session_id)
         except self._errors as exc:
             raise SessionStoreError(f"redis: {exc}") from exc
-
-    async def close(self) -> None:
-        """Close the connections, if this store opened them (run at app shutdown)."""
-        await self._connector.aclose()
