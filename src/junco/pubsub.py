@@ -72,7 +72,11 @@ class BroadcastUnavailable(PubSubError):
 
 
 class Backend(Protocol):
-    """What a transport does; :class:`Broadcast` does the rest."""
+    """What a transport does; :class:`Broadcast` does the rest.
+
+    An async ``ping()``, if the backend has one, is awaited at the app's start-up
+    (with :meth:`Broadcast.init_app`): if it raises, the start-up fails.
+    """
 
     async def connect(self, deliver: Deliver) -> None: ...
     async def disconnect(self) -> None: ...

@@ -93,7 +93,8 @@ class SessionStore(Protocol):
 
     Records are JSON-serialisable dicts. ``ttl`` is in whole seconds: the
     store may forget the record after that. Raise :class:`SessionStoreError`
-    when the backend cannot be reached.
+    when the backend cannot be reached. A store may also have an async
+    ``ping()``, awaited at the app's start-up: if it raises, the start-up fails.
     """
 
     async def load(self, session_id: str) -> dict[str, Any] | None: ...

@@ -57,7 +57,10 @@ class Outcome(NamedTuple):
 
 @runtime_checkable
 class RateLimitStore(Protocol):
-    """Where rate-limit counters live. Implement ``hit`` to add a backend."""
+    """Where rate-limit counters live. Implement ``hit`` to add a backend.
+
+    An async ``ping()``, if the store has one, is awaited at the app's start-up.
+    """
 
     async def hit(self, checks: Sequence[Check]) -> Outcome:
         """Check ``checks`` together; count the request in all of them if all allow it."""
