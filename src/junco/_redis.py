@@ -66,6 +66,9 @@ SOCKET_TIMEOUT = 1.0
 # loop sessions, rate limits and publishing share one pool. Entries leave at
 # the app's shutdown (Connector.aclose) or when their loop is found closed.
 _shared: dict[tuple[asyncio.AbstractEventLoop, str], Redis] = {}
+# Bumped whenever a client leaves a table, so that each connector's cached
+# (loop, client) pair, its fast path, is trusted only while nothing was closed.
+_generation = [0]
 
 
 class Connector:
@@ -94,6 +97,7 @@ class Connector:
             self._given = url_or_client
         self._options = options
         self._own: dict[tuple[asyncio.AbstractEventLoop, str], Redis] = {}
+        self._last: tuple[asyncio.AbstractEventLoop, int, Redis] | None = None
 
     @property
     def owned(self) -> bool:
@@ -108,15 +112,22 @@ class Connector:
         """
         if self._given is not None:
             return self._given
+        loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0] is loop and last[1] == _generation[0]:
+            return last[2]
         assert self.url is not None
-        key = (asyncio.get_running_loop(), self.url)
+        key = (loop, self.url)
         table = self._own if self._options else _shared
         client = table.get(key)
         if client is None:
-            for stale in [k for k in table if k[0].is_closed()]:
-                del table[stale]
+            stale = [k for k in table if k[0].is_closed()]
+            for k in stale:
+                del table[k]
+            _generation[0] += bool(stale)
             options = {"socket_timeout": SOCKET_TIMEOUT, **self._options}
             client = table[key] = connect(self.url, **options)
+        self._last = (loop, _generation[0], client)
         return client
 
     async def aclose(self) -> None:
@@ -125,7 +136,9 @@ class Connector:
             return
         key = (asyncio.get_running_loop(), self.url)
         client = (self._own if self._options else _shared).pop(key, None)
+        self._last = None
         if client is not None:
+            _generation[0] += 1
             with contextlib.suppress(*errors()):
                 await client.aclose()
 

@@ -296,6 +296,23 @@ def test_each_event_loop_gets_its_own_client(redis_db: str) -> None:
     assert seen[0] is not seen[1]
 
 
+def test_a_closed_shared_client_is_replaced_and_options_get_their_own(redis_db: str) -> None:
+    async def main() -> None:
+        sessions, counters = RedisStore(redis_db), RedisRateLimitStore(redis_db)
+        first = sessions.client
+        assert counters.client is first
+        await sessions.close()  # the app's shutdown closes the shared client...
+        assert counters.client is not first  # ...and nobody keeps using it
+        assert await counters.client.ping() is True
+        private = RedisStore(redis_db, socket_timeout=5)
+        assert private.client is not counters.client
+        assert private.client.connection_pool.connection_kwargs["socket_timeout"] == 5
+        for store in (counters, private):
+            await store.close()
+
+    asyncio.run(main())
+
+
 # -- an unreachable Redis at start-up -------------------------------------------------------
 
 
