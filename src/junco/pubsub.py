@@ -259,7 +259,7 @@ class Broadcast:
             raise ValueError("max_queue and max_message_size must be positive")
         if "url" in options:  # the parameter's first name
             store = options.pop("url")
-        self.url: str | None = store if isinstance(store, str) else None
+        self.url: str | None = store.strip() if isinstance(store, str) else None
         self.max_queue = max_queue
         self.max_message_size = max_message_size
         self.dropped = 0

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -192,6 +194,53 @@ def test_broadcast_options_only_with_a_redis_url() -> None:
     with pytest.raises(TypeError, match="options"):
         Broadcast(MemoryBackend(), password="x")
     assert Broadcast(url="memory://").url == "memory://"  # the parameter's first name
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_memory_stores_never_import_redis() -> None:
+    done = run_python(
+        "import sys\n"
+        "from junco import Junco, Session\n"
+        "from junco.middleware.ratelimit import RateLimit\n"
+        "from junco.middleware.stack import secure_stack\n"
+        "from junco.pubsub import Broadcast\n"
+        "app = Junco()\n"
+        "Session(app, 'k' * 32, store='memory')\n"
+        "RateLimit(app, store='memory')\n"
+        "Broadcast('memory').init_app(app)\n"
+        "secure_stack(Junco(), secret_key='k' * 32, rate_limits={'/x': '1/second'})\n"
+        "print('redis' in sys.modules)\n"
+    )
+    assert done.stdout.strip() == "False", done.stderr
+
+
+@pytest.mark.parametrize("name", MAKERS)
+def test_a_redis_url_without_redis_py_names_the_extra(name: str) -> None:
+    build = {
+        "Session": "Session(Junco(), 'k' * 32, store=URL)",
+        "RateLimit": "RateLimit(Junco(), store=URL)",
+        "Broadcast": "Broadcast(URL)",
+    }[name]
+    done = run_python(
+        "import sys\n"
+        "sys.modules['redis'] = None  # as if redis-py were not installed\n"
+        "from junco import Junco, Session\n"
+        "from junco.middleware.ratelimit import RateLimit\n"
+        "from junco.pubsub import Broadcast\n"
+        "URL = 'redis://127.0.0.1:6379/0'\n"
+        "try:\n"
+        f"    {build}\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    assert done.stdout.strip() == 'Redis support needs redis-py: pip install "junco[redis]"', (
+        done.stderr
+    )
 
 
 # -- JUNCO_REDIS_URL ------------------------------------------------------------------------
