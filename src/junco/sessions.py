@@ -59,6 +59,7 @@ from typing import (
 )
 
 from .exceptions import ConfigurationError, HTTPException
+from .stores.resolve import resolve_store, startup_check
 
 if TYPE_CHECKING:
     from .app import Junco
@@ -96,7 +97,8 @@ class SessionStore(Protocol):
 
     Records are JSON-serialisable dicts. ``ttl`` is in whole seconds: the
     store may forget the record after that. Raise :class:`SessionStoreError`
-    when the backend cannot be reached.
+    when the backend cannot be reached. A store may also have an async
+    ``ping()``, awaited at the app's start-up: if it raises, the start-up fails.
     """
 
     async def load(self, session_id: str) -> dict[str, Any] | None: ...
@@ -219,9 +221,12 @@ class Session:
         app: The app; or call :meth:`init_app` later.
         secret_key: A key of at least 16 bytes, or a list of keys: the first
             signs, all verify (to rotate, put the new key first).
-        store: ``None`` keeps the data in a signed cookie; a
-            :class:`SessionStore` (``MemoryStore``, ``RedisStore``, yours)
-            keeps it server side and puts only a signed id in the cookie.
+        store: ``None`` keeps the data in a signed cookie. Server side, with
+            only a signed id in the cookie: ``"memory"`` (this process), a
+            Redis URL (``redis://``, ``rediss://``, ``unix://``; every
+            process using it), or a :class:`SessionStore` object
+            (``MemoryStore``, ``RedisStore``, yours). A Redis that does not
+            answer fails the app's start-up.
         cookie_name: The cookie's name (``__Host-`` and ``__Secure-`` prefixes
             imply ``secure``).
         max_age: The cookie's ``Max-Age``; ``None`` ends it with the browser.
@@ -247,8 +252,9 @@ class Session:
         clock: Returns the time in seconds (for tests).
 
     Raises:
-        ConfigurationError: a weak key, a bad cookie setting or a store that
-            is not a :class:`SessionStore`.
+        ConfigurationError: a weak key or a bad cookie setting; a string
+            ``store`` that is neither ``"memory"`` nor a Redis URL (a ``ValueError``).
+        TypeError: a ``store`` that is not a :class:`SessionStore`.
     """
 
     def __init__(
@@ -256,7 +262,7 @@ class Session:
         app: Junco | None = None,
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
         *,
-        store: SessionStore | None = None,
+        store: SessionStore | str | None = None,
         cookie_name: str = "session",
         max_age: int | None = None,
         idle_timeout: float | None = None,
@@ -269,9 +275,7 @@ class Session:
         cookie_options: dict[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if store is not None and not isinstance(store, SessionStore):
-            raise ConfigurationError("store must have async load(), save() and delete()")
-        self.store = store
+        self.store: SessionStore | None = None if store is None else _server_store(store)
         self.cookie_name = cookie_name
         self.max_age = max_age
         self.idle_timeout = idle_timeout
@@ -301,6 +305,9 @@ class Session:
         hooks = _CookieHooks(self) if self.store is None else _StoreHooks(self)
         app.extensions["session"] = self
         app.add_middleware(hooks)
+        check = startup_check(self.store, "Session")
+        if check is not None:
+            app.on_startup(check)
         close = getattr(self.store, "close", None)
         if close is not None and inspect.iscoroutinefunction(close):
             app.on_shutdown(close)
@@ -643,6 +650,25 @@ def with_session(f: Callable[..., Any]) -> Callable[..., Any]:
         return f(*a, **kw)
 
     return wrapper
+
+
+def _server_store(spec: SessionStore | str) -> SessionStore:
+    """The store that ``Session(store=spec)`` names (see :mod:`junco.stores.resolve`)."""
+
+    def memory() -> SessionStore:
+        from .stores.memory import MemoryStore
+
+        return MemoryStore()
+
+    def redis(url: str) -> SessionStore:
+        from .stores.redis import RedisStore
+
+        return RedisStore(url)
+
+    store: SessionStore = resolve_store(
+        spec, "Session", memory=memory, redis=redis, methods=("load", "save", "delete")
+    )
+    return store
 
 
 def _attached(request: Request) -> SessionData | None:

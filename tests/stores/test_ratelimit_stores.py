@@ -240,8 +240,12 @@ def test_memory_store_is_bounded_under_a_flood() -> None:
 def test_redis_store_is_a_store_with_a_short_read_timeout(redis_db: str) -> None:
     store = RedisRateLimitStore(redis_db)
     assert isinstance(store, RateLimitStore)
-    assert store.client.connection_pool.connection_kwargs["socket_timeout"] == 1.0
-    asyncio.run(store.close())
+
+    async def main() -> None:
+        assert store.client.connection_pool.connection_kwargs["socket_timeout"] == 1.0
+        await store.close()
+
+    asyncio.run(main())
 
 
 def test_redis_store_exact_across_two_stores(redis_db: str) -> None:

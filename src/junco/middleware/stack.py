@@ -84,13 +84,17 @@ def secure_stack(
             Fetch-Metadata/Origin check.
         rate_limits: ``{path: rate}`` rules, e.g. ``{"/login": "5/minute"}``
             (counted for unsafe methods).
-        session_store: A server-side session store (signed cookies when None).
+        session_store: Where sessions live, in any form ``Session(store=...)``
+            takes: ``"memory"``, a Redis URL or a store object. When None:
+            the Redis of ``JUNCO_REDIS_URL`` if that is set, else signed cookies.
         trusted_proxies: Addresses of reverse proxies whose ``X-Forwarded-*``
             headers are believed.
         csp_nonce: Add a per-request CSP nonce (``csp_nonce()`` in templates).
         audit: ``True`` logs mutating requests to ``junco.audit``; a callable
             receives each record instead.
-        rate_limit_store: Where rate-limit counters live (memory when None).
+        rate_limit_store: Where rate-limit counters live, in any form
+            ``RateLimit(store=...)`` takes. When None: the Redis of
+            ``JUNCO_REDIS_URL`` if that is set, else this process's memory.
         session_idle_timeout: Seconds of inactivity after which a session
             ends (2 hours; ``None`` for none, which ``app.check()`` flags).
             Requests that use the session count as activity: it is re-written
@@ -101,13 +105,21 @@ def secure_stack(
 
     Returns:
         The installed components.
+
+    Raises:
+        ValueError: ``JUNCO_REDIS_URL`` is set to something that is not a Redis URL.
     """
     from ..cors import CORS
     from ..csrf import CSRF
     from ..sessions import Session
+    from ..stores.resolve import redis_url_from_env
     from .audit import Audit
     from .ratelimit import RateLimit
 
+    # One variable moves every store to Redis; an explicit store still wins.
+    shared = redis_url_from_env()
+    session_store = shared if session_store is None else session_store
+    rate_limit_store = shared if rate_limit_store is None else rate_limit_store
     recorder = None
     if audit:
         recorder = Audit(app, sink=None if audit is True else audit)

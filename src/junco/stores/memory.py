@@ -24,6 +24,9 @@ class MemoryStore:
         clock: Monotonic time in seconds, for record TTLs (for tests).
     """
 
+    #: State of this process only, unseen by other workers (:func:`junco.stores.in_memory`).
+    process_local = True
+
     def __init__(
         self, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
     ) -> None:

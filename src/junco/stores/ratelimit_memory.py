@@ -58,7 +58,10 @@ class Outcome(NamedTuple):
 
 @runtime_checkable
 class RateLimitStore(Protocol):
-    """Where rate-limit counters live. Implement ``hit`` to add a backend."""
+    """Where rate-limit counters live. Implement ``hit`` to add a backend.
+
+    An async ``ping()``, if the store has one, is awaited at the app's start-up.
+    """
 
     async def hit(self, checks: Sequence[Check]) -> Outcome:
         """Check ``checks`` together; count the request in all of them if all allow it."""
@@ -139,6 +142,9 @@ class MemoryRateLimitStore:
         max_keys: Counters kept at once before eviction starts.
         clock: Time in seconds (monotonic by default; a fake one for tests).
     """
+
+    #: State of this process only, unseen by other workers (:func:`junco.stores.in_memory`).
+    process_local = True
 
     def __init__(
         self, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic

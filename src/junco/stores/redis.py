@@ -12,16 +12,19 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 
-class RedisStore:
+class RedisStore(_redis.RedisClientStore):
     """Sessions kept in Redis, one key per session with a TTL (a ``SessionStore``).
 
     The client reconnects by itself when Redis restarts; while Redis is
     unreachable, store calls raise :class:`~junco.sessions.SessionStoreError`
-    (requests that need the session get a 503).
+    (requests that need the session get a 503). ``Session(app, store=url)``
+    makes one of these.
 
     Args:
         url_or_client: A ``redis://`` URL, or a ``redis.asyncio.Redis`` client
-            (which stays yours: :meth:`close` leaves it open).
+            (which stays yours: :meth:`close` leaves it open). A URL without
+            options shares one client per event loop with the other stores of
+            that URL; commands give up after 1 second without an answer.
         prefix: Put before each session id to make the key.
         **options: For a URL, passed to ``Redis.from_url`` (``password``,
             ``socket_timeout``, ...).
@@ -37,7 +40,7 @@ class RedisStore:
         prefix: str = "junco:session:",
         **options: Any,
     ) -> None:
-        self.client, self._owned = _redis.client_from(url_or_client, **options)
+        super().__init__(url_or_client, **options)
         self.prefix = prefix
         self._errors = _redis.errors()
 
@@ -91,11 +94,6 @@ class RedisStore:
             await self.client.delete(self.prefix + session_id)
         except self._errors as exc:
             raise SessionStoreError(f"redis: {exc}") from exc
-
-    async def close(self) -> None:
-        """Close the connections, if this store opened them (run at app shutdown)."""
-        if self._owned:
-            await self.client.aclose()
 
 
 def _record(raw: Any) -> dict[str, Any] | None:
