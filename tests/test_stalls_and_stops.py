@@ -129,6 +129,29 @@ def test_no_body_timeout_waits_as_long_as_the_client() -> None:
         run(call(app, scope(), Stalling(b"x")), timeout=0.3)
 
 
+def test_the_server_cancelling_a_body_wait_is_not_a_408() -> None:
+    app = Junco(body_timeout=10)
+
+    @app.post("/")
+    async def handler(request: Request) -> str:
+        return "x"
+
+    async def main() -> list[Message]:
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        task = asyncio.ensure_future(app(scope(), Stalling(b"x"), send))
+        await asyncio.sleep(0.05)  # waiting for the rest of the body, under the timeout
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return sent
+
+    assert run(main()) == []
+
+
 def test_a_body_that_keeps_coming_is_not_timed_out() -> None:
     app = Junco(body_timeout=0.2)
 
