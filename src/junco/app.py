@@ -101,7 +101,11 @@ class Junco:
         self.default_ct = _content_type_bytes(value)
 
     def register_type(
-        self, name: str, pattern: str = "[^/]+", parser: Parser | None = None
+        self,
+        name: str,
+        pattern: str = "[^/]+",
+        parser: Parser | None = None,
+        schema: Mapping[str, Any] | None = None,
     ) -> None:
         """Add a URL argument type for this app only (``<name:arg>``).
 
@@ -109,8 +113,11 @@ class Junco:
             name: The type name used in patterns.
             pattern: The regex one argument of this type matches.
             parser: Converts the matched text; returning ``None`` means no match.
+            schema: Its JSON Schema in the OpenAPI document (``junco.openapi``).
         """
         self.router.register_type(name, pattern, parser)
+        if schema is not None:
+            self.extensions.setdefault("junco.path_schemas", {})[name] = dict(schema)
 
     # -- routes ------------------------------------------------------------------------
 

@@ -194,16 +194,18 @@ def inspect_handler(
     if found is None:
         return None
     target, params = found
-    hints = _hints(target, where)
-    rtype = response_model if response_model is not None else hints.get("return")
-    rtype = rtype if returns_model(rtype) else None
+    raw = inspect.get_annotations(target)
     todo = [p for p in params if p.name not in url_args]
-    if not any(p.name in hints for p in todo) and rtype is None:
+    rtype = response_model
+    if rtype is None and "return" in raw:
+        rtype = _resolve(target, raw["return"], None)  # unresolvable: not a model
+    rtype = rtype if returns_model(rtype) else None
+    if not any(p.name in raw for p in todo) and rtype is None:
         return None
     binding = Binding(handler, tuple(url_args), (), response_type=rtype)
     bound: list[Param] = []
     for p in todo:
-        if p.name not in hints:
+        if p.name not in raw:
             if p.default is _EMPTY:
                 raise TypeError(
                     f"{where}: parameter {p.name!r} is not a URL argument, has no annotation "
@@ -211,7 +213,7 @@ def inspect_handler(
                     "body, a scalar the query string) or give it a default"
                 )
             continue
-        _classify(binding, bound, p, hints[p.name], where)
+        _classify(binding, bound, p, _resolve(target, raw[p.name], where), where)
     binding.params = tuple(bound)
     return binding
 
@@ -236,13 +238,27 @@ def _target(handler: Callable[..., Any]) -> tuple[Any, list[inspect.Parameter]] 
         fn = fn.__wrapped__
 
 
-def _hints(handler: Callable[..., Any], where: str) -> dict[str, Any]:
+def _resolve(fn: Any, annotation: Any, where: str | None) -> Any:
+    """An annotation's value; a string one is evaluated where the function was written.
+
+    Only the annotations junco binds are resolved, so ``request: Request`` with
+    ``Request`` imported under ``TYPE_CHECKING`` stays harmless. ``where=None``
+    means "``None`` if it cannot be resolved"; otherwise that is a ``TypeError``.
+    """
+    if not isinstance(annotation, str):
+        return annotation
+    namespace = getattr(inspect.unwrap(fn), "__globals__", None)
+    if namespace is None:
+        namespace = getattr(getattr(fn, "__func__", None), "__globals__", {})
     try:
-        return typing.get_type_hints(handler, include_extras=True)
+        # The developer's own annotation text, evaluated in the handler's module.
+        return eval(annotation, namespace)  # noqa: S307
     except Exception as exc:
+        if where is None:
+            return None
         raise TypeError(
-            f"{where}: cannot resolve its annotations ({exc}); define the types they "
-            "name at module level"
+            f"{where}: cannot resolve the annotation {annotation!r} ({exc}); define the "
+            "types it names at module level"
         ) from exc
 
 
@@ -381,6 +397,7 @@ def _wrapper(binding: Binding) -> Callable[..., Any]:
     wrapped.__qualname__ = getattr(handler, "__qualname__", wrapped.__name__)
     wrapped.__doc__ = handler.__doc__
     wrapped.__module__ = getattr(handler, "__module__", __name__)
+    wrapped.__wrapped__ = handler  # type: ignore[attr-defined]  # for marks kept on the chain
     wrapped._junco_binding = binding  # type: ignore[attr-defined]
     return wrapped
 
