@@ -197,6 +197,10 @@ def test_dataclass_typeddict_and_pydantic_bodies(sync: Sync) -> None:
     async def point(request: Request, p: Point) -> Point:
         return Point(p.x * 2, p.y)
 
+    @app.post("/same-point")
+    async def same_point(request: Request, p: Point) -> Point:
+        return p
+
     @app.post("/pair")
     def pair(request: Request, p: Pair) -> dict[str, Any]:  # sync: runs in a thread
         return {"got": p}
@@ -207,6 +211,7 @@ def test_dataclass_typeddict_and_pydantic_bodies(sync: Sync) -> None:
 
     client = sync(app)
     assert client.post("/point", body={"x": 2}).json == {"x": 4, "y": 0}
+    assert client.post("/same-point", body={"x": 2}).json == {"x": 2, "y": 0}
     assert client.post("/pair", body={"a": 1, "b": "x"}).json == {"got": {"a": 1, "b": "x"}}
     assert errors_of(client.post("/pair", body={"a": "x"}))[0]["loc"] == ["body", "a"]
     assert client.post("/p", body={"name": "n", "price": 2}).json == {"name": "n", "price": 2.0}

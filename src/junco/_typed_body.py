@@ -58,17 +58,24 @@ def body_reader(t: Any, required: bool) -> Callable[[Any], Any]:
     else:
         decoder = msgspec.json.Decoder(t)
         convert, decode_error = msgspec.convert, msgspec.DecodeError
+        defaults = _class_defaults(t)
 
         def decode_json(request: Any, body: bytes) -> Any:
             try:
-                return decoder.decode(body)
+                value = decoder.decode(body)
+                if defaults:
+                    _set_defaults(value, defaults)
+                return value
             except decode_error as exc:
                 raw = json_loads(body, request.app.max_json_depth)  # 400 if malformed
                 raise ValidationError(_field_errors(t, raw, exc, strict=True)) from None
 
         def from_form(data: dict[str, Any]) -> Any:
             try:
-                return convert(data, t, strict=False)
+                value = convert(data, t, strict=False)
+                if defaults:
+                    _set_defaults(value, defaults)
+                return value
             except msgspec.ValidationError as exc:
                 raise ValidationError(_field_errors(t, data, exc, strict=False)) from None
 
@@ -98,6 +105,26 @@ def body_reader(t: Any, required: bool) -> Callable[[Any], Any]:
         return None
 
     return read
+
+
+def _class_defaults(t: Any) -> tuple[str, ...]:
+    """A dataclass's fields with plain defaults.
+
+    msgspec leaves a missing one to the class attribute instead of setting it on
+    the instance, and then encodes the instance without it; junco sets them.
+    """
+    if not dataclasses.is_dataclass(t):
+        return ()
+    return tuple(f.name for f in dataclasses.fields(t) if f.default is not dataclasses.MISSING)
+
+
+def _set_defaults(value: Any, names: tuple[str, ...]) -> None:
+    state = getattr(value, "__dict__", None)
+    if state is None:
+        return  # slots: msgspec sets every field
+    for name in names:
+        if name not in state:
+            state[name] = getattr(value, name)
 
 
 def _pydantic_codecs(t: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
