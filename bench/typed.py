@@ -142,7 +142,10 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def render(cells: dict[str, inprocess.Cell]) -> str:
-    rows = ["| framework | req/s (median) | µs/request | junco ÷ framework |", "|---|---:|---:|---:|"]
+    rows = [
+        "| framework | req/s (median) | µs/request | junco ÷ framework |",
+        "|---|---:|---:|---:|",
+    ]
     junco = cells.get("junco")
     for name, cell in cells.items():
         rate = statistics.median(cell.samples.values())
