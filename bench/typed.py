@@ -126,16 +126,15 @@ async def main_async(args: argparse.Namespace) -> int:
     text = render(cells)
     print(text)
     if args.markdown:
+        bullets = [
+            "- packages: "
+            + ", ".join(f"{n} {report.version(VERSIONS[n])}" for n in names)
+            + f", msgspec {report.version('msgspec')}, pydantic {report.version('pydantic')}",
+            *report.environment([]).splitlines()[:4],
+            f"- {args.rounds} rounds x ~{args.seconds:g} s per cell, CPU-time clock",
+        ]
         body = "\n\n".join(
-            [
-                f"Command: `{report.command_line('typed.py')}`",
-                "- packages: "
-                + ", ".join(f"{n} {report.version(VERSIONS[n])}" for n in names)
-                + f", msgspec {report.version('msgspec')}, pydantic {report.version('pydantic')}",
-                f"- date: {report.environment([]).splitlines()[0][8:]}",
-                f"- {args.rounds} rounds x ~{args.seconds:g} s per cell, CPU-time clock",
-                text,
-            ]
+            [f"Command: `{report.command_line('typed.py')}`", "\n".join(bullets), text]
         )
         report.update_section(args.markdown, "typed", body)
     return 0
