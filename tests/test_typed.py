@@ -201,6 +201,10 @@ def test_dataclass_typeddict_and_pydantic_bodies(sync: Sync) -> None:
     async def same_point(request: Request, p: Point) -> Point:
         return p
 
+    @app.post("/maybe")
+    async def maybe(request: Request, p: Point | None = None) -> dict[str, Any]:
+        return {"got": None if p is None else p.x}
+
     @app.post("/pair")
     def pair(request: Request, p: Pair) -> dict[str, Any]:  # sync: runs in a thread
         return {"got": p}
@@ -212,6 +216,9 @@ def test_dataclass_typeddict_and_pydantic_bodies(sync: Sync) -> None:
     client = sync(app)
     assert client.post("/point", body={"x": 2}).json == {"x": 4, "y": 0}
     assert client.post("/same-point", body={"x": 2}).json == {"x": 2, "y": 0}
+    assert client.post("/maybe").json == {"got": None}
+    assert client.post("/maybe", body={"x": 5}).json == {"got": 5}
+    assert errors_of(client.post("/maybe", body={"x": "five"}))[0]["loc"] == ["body", "x"]
     assert client.post("/pair", body={"a": 1, "b": "x"}).json == {"got": {"a": 1, "b": "x"}}
     assert errors_of(client.post("/pair", body={"a": "x"}))[0]["loc"] == ["body", "a"]
     assert client.post("/p", body={"name": "n", "price": 2}).json == {"name": "n", "price": 2.0}

@@ -276,7 +276,8 @@ def _classify(
                 f"{where}: both {binding.body_name!r} and {p.name!r} are request bodies; "
                 "a request has one body, so make one model that holds both"
             )
-        binding.body_name, binding.body_type = p.name, base
+        # ``item: Item | None = None``: an optional body, decoded as an Item when sent.
+        binding.body_name, binding.body_type = p.name, _strip_optional(base)
         binding.body_required = p.default is _EMPTY
         return
     source = marker.source if marker is not None else "query"
