@@ -94,6 +94,47 @@ APPS = {"junco": junco_app, "litestar": litestar_app, "fastapi": fastapi_app}
 VERSIONS = {"junco": "junco", "litestar": "litestar", "fastapi": "fastapi"}
 
 
+def __getattr__(name: str) -> Any:
+    """``typed:junco`` (and so on) for uvicorn in ``--loopback`` runs: built on import."""
+    if name in APPS:
+        return APPS[name]()
+    raise AttributeError(name)
+
+
+def run_loopback(args: argparse.Namespace) -> str:
+    """uvicorn (pinned to CPU 0) + wrk (CPU 1) for each app, as ``bench/loopback.py`` does."""
+    import time
+
+    import loopback
+
+    options = loopback.parse_args(["--duration", str(args.duration), "--rounds", "1"])
+    loopback.resolve_options(options)
+    rates: dict[str, list[float]] = {name: [] for name in args.frameworks}
+    cpu: dict[str, list[float]] = {name: [] for name in args.frameworks}
+    for name in args.frameworks:
+        server = loopback.Server(options, f"typed:{name}")
+        try:
+            server.wait_ready(time.monotonic() + loopback.STARTUP_TIMEOUT)
+            problem = loopback.fetch(server.port, ENDPOINT)
+            if problem:
+                raise RuntimeError(f"{name}: {problem}")
+            loopback.run_wrk(options, server.port, ENDPOINT, options.warmup)
+            for _ in range(args.rounds):
+                before = server.cpu_seconds()
+                result = loopback.run_wrk(options, server.port, ENDPOINT, args.duration)
+                if result.non_2xx:
+                    raise RuntimeError(f"{name}: {result.non_2xx} non-2xx responses")
+                rates[name].append(result.rps)
+                cpu[name].append((server.cpu_seconds() - before) / result.requests * 1e6)
+        finally:
+            server.close()
+    rows = ["| framework | req/s (wrk, median) | server CPU µs/request |", "|---|---:|---:|"]
+    for name in args.frameworks:
+        rate, used = statistics.median(rates[name]), statistics.median(cpu[name])
+        rows.append(f"| {name} | {rate:,.0f} | {used:.1f} |")
+    return "\n".join(rows)
+
+
 async def rejects_bad_body(app: Any) -> int:
     bad = dataclasses.replace(ENDPOINT, body=BAD)
     cell = inprocess.Cell(app, bad, inprocess.scope_factory(bad, {}))
@@ -165,8 +206,24 @@ def parse_args() -> argparse.Namespace:
         "--frameworks", type=lambda v: v.split(","), default=list(APPS), help=",".join(APPS)
     )
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument(
+        "--loopback", action="store_true", help="over 127.0.0.1: uvicorn + wrk (needs wrk)"
+    )
+    parser.add_argument("--duration", type=int, default=3, help="wrk seconds per round")
     return parser.parse_args()
 
 
+def main() -> int:
+    args = parse_args()
+    if not args.loopback:
+        return asyncio.run(main_async(args))
+    text = run_loopback(args)
+    print(text)
+    if args.markdown:
+        body = f"Command: `{report.command_line('typed.py')}`\n\n{report.environment([])}\n\n{text}"
+        report.update_section(args.markdown, "typed-loopback", body)
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main_async(parse_args())))
+    sys.exit(main())
