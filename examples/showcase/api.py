@@ -75,10 +75,14 @@ def create_api(s: Services) -> Junco:
         user = await s.repo.get_user(str(data[0]))
         return user if user is not None and user.session_version == data[1] else None
 
-    exempt = s.csrf.exempt
+    _tokens(api, s, signer)
+    _notes(api, s, auth)
+    return api
 
+
+def _tokens(api: Junco, s: Services, signer: URLSafeTimedSerializer) -> None:
     @api.post("/tokens")
-    @exempt
+    @s.csrf.exempt
     @operation(status=201, responses={401: "wrong username or password"})
     async def create_token(request: Request, credentials: Credentials) -> TokenOut:
         """Trade a username and password for a bearer token."""
@@ -90,6 +94,10 @@ def create_api(s: Services) -> Junco:
             abort(401, "wrong username or password")
         token = signer.dumps([user.id, user.session_version])
         return TokenOut(token, TOKEN_AGE), 201  # type: ignore[return-value]
+
+
+def _notes(api: Junco, s: Services, auth: TokenAuth) -> None:
+    exempt = s.csrf.exempt
 
     @api.get("/notes")
     @auth
@@ -127,8 +135,6 @@ def create_api(s: Services) -> Junco:
         if not await s.repo.delete_note(_user(request).id, note_id):
             abort(404)
         return 204
-
-    return api
 
 
 def _user(request: Request) -> User:

@@ -52,33 +52,7 @@ def field_types(t: Any) -> dict[str, tuple[Any, bool]]:
 
 def body_reader(t: Any, required: bool) -> Callable[[Any], Any]:
     """``async read(request)``: the body as ``t``, or 400/415/422."""
-    msgspec = _msgspec()
-    if _is_pydantic(t):
-        decode_json, from_form = _pydantic_codecs(t)
-    else:
-        decoder = msgspec.json.Decoder(t)
-        convert, decode_error = msgspec.convert, msgspec.DecodeError
-        defaults = _class_defaults(t)
-
-        def decode_json(request: Any, body: bytes) -> Any:
-            try:
-                value = decoder.decode(body)
-                if defaults:
-                    _set_defaults(value, defaults)
-                return value
-            except decode_error as exc:
-                raw = json_loads(body, request.app.max_json_depth)  # 400 if malformed
-                raise ValidationError(_field_errors(t, raw, exc, strict=True)) from None
-
-        def from_form(data: dict[str, Any]) -> Any:
-            try:
-                value = convert(data, t, strict=False)
-                if defaults:
-                    _set_defaults(value, defaults)
-                return value
-            except msgspec.ValidationError as exc:
-                raise ValidationError(_field_errors(t, data, exc, strict=False)) from None
-
+    decode_json, from_form = _pydantic_codecs(t) if _is_pydantic(t) else _msgspec_codecs(t)
     flat = field_types(t)
     many = {n for n, (h, _) in flat.items() if _is_list(h)}
 
@@ -105,6 +79,34 @@ def body_reader(t: Any, required: bool) -> Callable[[Any], Any]:
         return None
 
     return read
+
+
+def _msgspec_codecs(t: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    msgspec = _msgspec()
+    decoder = msgspec.json.Decoder(t)
+    convert, decode_error = msgspec.convert, msgspec.DecodeError
+    defaults = _class_defaults(t)
+
+    def decode_json(request: Any, body: bytes) -> Any:
+        try:
+            value = decoder.decode(body)
+        except decode_error as exc:
+            raw = json_loads(body, request.app.max_json_depth)  # 400 if malformed
+            raise ValidationError(_field_errors(t, raw, exc, strict=True)) from None
+        if defaults:
+            _set_defaults(value, defaults)
+        return value
+
+    def from_form(data: dict[str, Any]) -> Any:
+        try:
+            value = convert(data, t, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ValidationError(_field_errors(t, data, exc, strict=False)) from None
+        if defaults:
+            _set_defaults(value, defaults)
+        return value
+
+    return decode_json, from_form
 
 
 def _class_defaults(t: Any) -> tuple[str, ...]:
