@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
@@ -196,8 +199,35 @@ def test_the_document_follows_new_routes_and_root_path(sync: Sync) -> None:
     assert "/late" in api.document()["paths"]
     outer = Junco()
     outer.mount(app, "/v2")
-    doc = sync(outer).get("/v2/openapi.json", headers={}).json
+    doc = sync(outer).get("/v2/openapi.json").json
     assert doc["servers"] == [{"url": "/v2"}]
+    assert "servers" not in sync(app).get("/openapi.json").json
+
+
+def test_servers_follow_the_root_path() -> None:
+    app, _ = build()
+    sent: list[MutableMapping[str, Any]] = []
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/shop/openapi.json",
+        "raw_path": b"/shop/openapi.json",
+        "root_path": "/shop",
+        "query_string": b"",
+        "headers": [(b"host", b"example.com")],
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 200
+    assert json.loads(sent[1]["body"])["servers"] == [{"url": "/shop"}]
 
 
 def test_docs_page_uses_the_installed_assets_and_the_nonce(sync: Sync) -> None:
