@@ -345,3 +345,19 @@ def test_validation_error_is_an_http_exception() -> None:
     assert exc.code == "validation_failed"
     assert exc.extra == {"errors": [{"loc": ["query", "a"], "msg": "bad"}]}
     assert "query.a: bad" in exc.reason
+
+
+def test_controller_annotations_under_type_checking(sync: Sync) -> None:
+    """``request: Request`` may name a type imported only for type checkers."""
+    namespace: dict[str, Any] = {"Controller": Controller, "methods": methods, "Item": Item}
+    source = (
+        "from __future__ import annotations\n"
+        "class Shop(Controller):\n"
+        "    @methods('POST')\n"
+        "    async def buy(self, request: NotImportedHere, item: Item) -> Item:\n"
+        "        return item\n"
+    )
+    exec(compile(source, "<shop>", "exec"), namespace)
+    client = sync(namespace["Shop"]())
+    assert client.post("/buy", body={"name": "a", "price": 1}).json["name"] == "a"
+    assert client.post("/buy", body={"name": "a"}).status_code == 422

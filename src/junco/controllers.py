@@ -233,16 +233,13 @@ def _spec(name: str, fn: Callable[..., Any]) -> _Spec:
 
 def _wants_typed(fn: Callable[..., Any], params: list[inspect.Parameter]) -> bool:
     """Whether a method needs :mod:`junco.typed`: a model, a header/cookie, a rich type."""
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception:
-        return False  # _hints reports what cannot be resolved
-    if typed.returns_model(hints.get("return")):
+    raw = inspect.get_annotations(fn)
+    if typed.returns_model(typed.resolve_annotation(fn, raw.get("return"))):
         return True
     for p in params:
-        hint = hints.get(p.name)
+        hint = typed.resolve_annotation(fn, raw.get(p.name))
         if hint is None:
-            continue
+            continue  # unannotated, or _hints reports what cannot be resolved
         if typing.get_origin(hint) is typing.Annotated or typed.is_model(hint):
             return True
         try:

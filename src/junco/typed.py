@@ -198,7 +198,7 @@ def inspect_handler(
     todo = [p for p in params if p.name not in url_args]
     rtype = response_model
     if rtype is None and "return" in raw:
-        rtype = _resolve(target, raw["return"], None)  # unresolvable: not a model
+        rtype = resolve_annotation(target, raw["return"], None)  # unresolvable: not a model
     rtype = rtype if returns_model(rtype) else None
     if not any(p.name in raw for p in todo) and rtype is None:
         return None
@@ -213,7 +213,7 @@ def inspect_handler(
                     "body, a scalar the query string) or give it a default"
                 )
             continue
-        _classify(binding, bound, p, _resolve(target, raw[p.name], where), where)
+        _classify(binding, bound, p, resolve_annotation(target, raw[p.name], where), where)
     binding.params = tuple(bound)
     return binding
 
@@ -238,7 +238,7 @@ def _target(handler: Callable[..., Any]) -> tuple[Any, list[inspect.Parameter]] 
         fn = fn.__wrapped__
 
 
-def _resolve(fn: Any, annotation: Any, where: str | None) -> Any:
+def resolve_annotation(fn: Any, annotation: Any, where: str | None = None) -> Any:
     """An annotation's value; a string one is evaluated where the function was written.
 
     Only the annotations junco binds are resolved, so ``request: Request`` with
@@ -489,6 +489,7 @@ __all__ = [
     "inspect_handler",
     "is_model",
     "is_scalar",
+    "resolve_annotation",
     "returns_model",
     "validation_error_response",
 ]
