@@ -279,6 +279,12 @@ def test_registration_errors() -> None:
     with pytest.raises(TypeError, match="'thing' is not a URL argument"):
         app.add_route("/a", unfillable)
 
+    def microdot_style(request, id, extra):  # type: ignore[no-untyped-def]
+        return ""
+
+    with pytest.raises(TypeError, match="'extra' is not a URL argument"):
+        app.add_route("/a/<id>", microdot_style)  # no annotations at all: still caught
+
     async def two_bodies(request: Request, a: Item, b: Point) -> str:
         return ""
 

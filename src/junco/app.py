@@ -154,9 +154,7 @@ class Junco:
         else:
             ms = tuple(m.upper() for m in (methods or ["GET"]))
         pattern = URLPattern(url_pattern, self.router.converters)
-        if not websocket and (
-            response_model is not None or getattr(handler, "__annotations__", None)
-        ):
+        if not websocket:
             # Decided once, here: a handler with nothing to bind is returned as is.
             from .typed import bind
 

@@ -200,20 +200,20 @@ def inspect_handler(
     if rtype is None and "return" in raw:
         rtype = resolve_annotation(target, raw["return"], None)  # unresolvable: not a model
     rtype = rtype if returns_model(rtype) else None
+    unfillable = [p.name for p in todo if p.name not in raw and p.default is _EMPTY]
+    if unfillable:
+        raise TypeError(
+            f"{where}: parameter {unfillable[0]!r} is not a URL argument, has no annotation "
+            "and no default, so junco cannot fill it; annotate it (a model is the body, a "
+            "scalar the query string) or give it a default"
+        )
     if not any(p.name in raw for p in todo) and rtype is None:
         return None
     binding = Binding(handler, tuple(url_args), (), response_type=rtype)
     bound: list[Param] = []
     for p in todo:
-        if p.name not in raw:
-            if p.default is _EMPTY:
-                raise TypeError(
-                    f"{where}: parameter {p.name!r} is not a URL argument, has no annotation "
-                    "and no default, so junco cannot fill it; annotate it (a model is the "
-                    "body, a scalar the query string) or give it a default"
-                )
-            continue
-        _classify(binding, bound, p, resolve_annotation(target, raw[p.name], where), where)
+        if p.name in raw:
+            _classify(binding, bound, p, resolve_annotation(target, raw[p.name], where), where)
     binding.params = tuple(bound)
     return binding
 
