@@ -51,12 +51,12 @@ def field_types(t: Any) -> dict[str, tuple[Any, bool]]:
 
 
 def body_reader(t: Any, required: bool) -> Callable[[Any], Any]:
-    """``async read(request)``: the body as ``t``, or 400/415/422."""
+    """``read(request)``: the body as ``t``, or 400/415/422 (multipart: see load_multipart)."""
     decode_json, from_form = _pydantic_codecs(t) if _is_pydantic(t) else _msgspec_codecs(t)
     flat = field_types(t)
     many = {n for n, (h, _) in flat.items() if _is_list(h)}
 
-    async def read(request: Any) -> Any:
+    def read(request: Any) -> Any:
         mimetype = request.mimetype
         if _is_json(mimetype):
             body = request.body
@@ -69,7 +69,7 @@ def body_reader(t: Any, required: bool) -> Callable[[Any], Any]:
             if form:
                 return from_form(_flatten(form, many))
         elif mimetype == _MULTIPART:
-            form = await _multipart_fields(request)
+            form = request.form  # filled by load_multipart before binding
             if form:
                 return from_form(_flatten(form, many))
         elif mimetype or request.body:
@@ -162,7 +162,8 @@ def _flatten(form: Any, many: set[str]) -> dict[str, Any]:
     return {k: (form.getlist(k) if k in many else form.get(k)) for k in form}
 
 
-async def _multipart_fields(request: Any) -> Any:
+async def load_multipart(request: Any) -> None:
+    """Fill ``request.form`` with a multipart body's fields (files are skipped)."""
     from .datastructures import MultiDict
     from .multipart import FormDataIter
 
@@ -170,7 +171,7 @@ async def _multipart_fields(request: Any) -> Any:
     async for name, value in FormDataIter(request):
         if isinstance(value, str):  # files are not fields of a flat model
             form.add(name, value)
-    return form
+    request.form = form
 
 
 def _field_errors(t: Any, raw: Any, exc: Exception, strict: bool) -> list[dict[str, Any]]:

@@ -370,29 +370,28 @@ def _wrapper(binding: Binding) -> Callable[..., Any]:
     handler = binding.handler
     fill = _filler(binding)
     finish = _encoder(binding.response_type)
+    preload = _multipart_loader() if binding.body_type is not None else None
     if inspect.iscoroutinefunction(handler):
-
-        async def call(request: Any, **url_args: Any) -> Any:
-            return await handler(request, **url_args, **await fill(request))
-
+        mode = 0
     elif inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler):
-
-        async def call(request: Any, **url_args: Any) -> Any:
-            return handler(request, **url_args, **await fill(request))
-
-    else:  # as junco does for sync handlers: in a thread
-
-        async def call(request: Any, **url_args: Any) -> Any:
-            kwargs = await fill(request)
-            rv = await asyncio.to_thread(handler, request, **url_args, **kwargs)
-            return await rv if inspect.isawaitable(rv) else rv
-
-    if finish is None:
-        wrapped = call
+        mode = 1  # creating a generator never blocks
     else:
+        mode = 2  # as junco does for sync handlers: in a thread
 
-        async def wrapped(request: Any, **url_args: Any) -> Any:
-            return finish(await call(request, **url_args))
+    # One coroutine per request; only a multipart body needs an await before binding.
+    async def wrapped(request: Any, **url_args: Any) -> Any:
+        if preload is not None and request.mimetype == "multipart/form-data":
+            await preload(request)
+        kwargs = fill(request)
+        if mode == 0:
+            rv = await handler(request, **url_args, **kwargs)
+        elif mode == 1:
+            rv = handler(request, **url_args, **kwargs)
+        else:
+            rv = await asyncio.to_thread(handler, request, **url_args, **kwargs)
+            if inspect.isawaitable(rv):
+                rv = await rv
+        return rv if finish is None else finish(rv)
 
     wrapped.__name__ = getattr(handler, "__name__", "handler")
     wrapped.__qualname__ = getattr(handler, "__qualname__", wrapped.__name__)
@@ -415,7 +414,7 @@ def _filler(binding: Binding) -> Callable[[Any], Any]:
     body = _body_reader(binding) if binding.body_name is not None else None
     body_name = binding.body_name
 
-    async def fill(request: Any) -> dict[str, Any]:
+    def fill(request: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         errors: list[dict[str, Any]] = []
         for p in params:
@@ -432,7 +431,7 @@ def _filler(binding: Binding) -> Callable[[Any], Any]:
                 errors.append(_error([p.source, p.key], exc))
         if body is not None:
             try:
-                out[body_name] = await body(request)  # type: ignore[index]
+                out[body_name] = body(request)  # type: ignore[index]
             except ValidationError as exc:
                 errors.extend(exc.errors)
         if errors:
@@ -467,6 +466,12 @@ def _body_reader(binding: Binding) -> Callable[[Any], Any]:
     from ._typed_body import body_reader
 
     return body_reader(binding.body_type, binding.body_required)
+
+
+def _multipart_loader() -> Callable[[Any], Any]:
+    from ._typed_body import load_multipart
+
+    return load_multipart
 
 
 def _encoder(rtype: Any) -> Callable[[Any], Any] | None:
