@@ -271,17 +271,10 @@ def _hints(fn: Callable[..., Any], names: list[str], where: str) -> dict[str, An
 
 def _evaluate_each(fn: Callable[..., Any], names: list[str], where: str) -> dict[str, Any]:
     raw = inspect.get_annotations(fn)
-    hints: dict[str, Any] = {}
-    for name in names:
-        value = raw.get(name, str)
-        if isinstance(value, str):
-            try:
-                # The developer's own annotation text, evaluated where it was written.
-                value = eval(value, fn.__globals__)  # noqa: S307
-            except Exception as exc:
-                raise TypeError(f"{where}: cannot resolve the annotation of {name!r}") from exc
-        hints[name] = value
-    return hints
+    return {
+        name: typed.resolve_annotation(fn, raw.get(name, str), f"{where}: parameter {name!r}")
+        for name in names
+    }
 
 
 def _query_type(hint: Any, where: str) -> tuple[type, bool]:
