@@ -258,6 +258,36 @@ def test_the_title_is_escaped_on_the_page(sync: Sync, value: str) -> None:
     assert value not in text
 
 
+class Opaque:
+    """A type msgspec cannot describe."""
+
+
+def test_types_without_a_msgspec_schema_still_make_a_valid_document(sync: Sync) -> None:
+    app = Junco()
+    OpenAPI(app)
+
+    @app.get("/people")
+    async def people(request: Request) -> list[PUser]:
+        return [PUser(name="a")]
+
+    @app.get("/maybe", response_model=PUser | None)
+    async def maybe(request: Request) -> Any:
+        return None
+
+    @app.get("/odd", response_model=list[Opaque])
+    async def odd(request: Request) -> Any:
+        return []
+
+    client = sync(app)
+    doc = client.get("/openapi.json").json
+    validate(doc)
+    paths = doc["paths"]
+    ok = paths["/people"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"type": "array", "items": {"$ref": "#/components/schemas/PUser"}}
+    assert client.get("/people").json == [{"name": "a", "age": 0}]
+    assert client.get("/maybe").status_code == 204
+
+
 def test_without_docs_or_document() -> None:
     app = Junco()
     OpenAPI(app, path=None, docs_path=None)

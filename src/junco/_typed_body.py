@@ -194,7 +194,7 @@ def _field_errors(t: Any, raw: Any, exc: Exception, strict: bool) -> list[dict[s
 
 def encoder(rtype: Any) -> Callable[[Any], Any]:
     """``finish(rv)``: the handler's return value as a JSON response of ``rtype``."""
-    if _is_pydantic(rtype):
+    if _mentions_pydantic(rtype):
         return _pydantic_encoder(rtype)
     msgspec = _msgspec()
     encode = msgspec.json.Encoder().encode
@@ -215,14 +215,21 @@ def encoder(rtype: Any) -> Callable[[Any], Any]:
     return finish
 
 
+def _mentions_pydantic(t: Any) -> bool:
+    return _is_pydantic(t) or any(_mentions_pydantic(a) for a in typing.get_args(t))
+
+
 def _pydantic_encoder(rtype: Any) -> Callable[[Any], Any]:
+    import pydantic
+
+    adapter = pydantic.TypeAdapter(rtype)
+
     def finish(rv: Any) -> Any:
         value, rest = _split(rv)
         if value is None or isinstance(value, Response):
             return rv
-        if not isinstance(value, rtype):
-            value = rtype.model_validate(value, from_attributes=True)
-        return _respond(value.model_dump_json().encode(), rest)
+        value = adapter.validate_python(value, from_attributes=True)
+        return _respond(adapter.dump_json(value), rest)
 
     return finish
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import types
+import typing
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -308,6 +310,15 @@ class _Builder:
         return self.guards[key]
 
     def schema(self, t: Any) -> dict[str, Any]:
+        origin, args = typing.get_origin(t), typing.get_args(t)
+        if origin in (list, tuple) and args and hasattr(args[0], "model_json_schema"):
+            return {"type": "array", "items": self.schema(args[0])}  # pydantic items
+        if origin in (typing.Union, types.UnionType) and any(
+            hasattr(a, "model_json_schema") for a in args
+        ):
+            return {"anyOf": [self.schema(a) for a in args]}
+        if t is type(None):
+            return {"type": "null"}
         if is_model(t) and hasattr(t, "model_json_schema"):
             name = t.__name__
             schema = t.model_json_schema(ref_template=_REF.replace("{name}", "{model}"))
@@ -322,8 +333,7 @@ class _Builder:
 
         schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA}
         if self.types:
-            msgspec = _msgspec()
-            refs, found = msgspec.json.schema_components(self.types, ref_template=_REF)
+            refs, found = _msgspec_schemas(_msgspec(), self.types)
             schemas.update(found)
             _resolve(paths, refs)
         schemas.update(self.pydantic)
@@ -331,6 +341,23 @@ class _Builder:
         if self.security:
             out["securitySchemes"] = self.security
         return out
+
+
+def _msgspec_schemas(msgspec: Any, types_: list[Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """msgspec's schemas for ``types_``; a type it cannot describe gets ``{}`` (any value)."""
+    try:
+        return msgspec.json.schema_components(types_, ref_template=_REF)  # type: ignore[no-any-return]
+    except TypeError:
+        refs: list[Any] = []
+        found: dict[str, Any] = {}
+        for t in types_:
+            try:
+                (ref,), more = msgspec.json.schema_components([t], ref_template=_REF)
+            except TypeError:
+                ref, more = {}, {}
+            refs.append(ref)
+            found.update(more)
+        return tuple(refs), found
 
 
 def _resolve(node: Any, refs: tuple[dict[str, Any], ...]) -> None:
