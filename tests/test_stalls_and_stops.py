@@ -183,13 +183,18 @@ async def _stream_until_stopped(app: Junco, path: str) -> list[Message]:
             first.set()
 
     task = asyncio.ensure_future(app(scope("GET", path, None), Stalling(), send))
-    await first.wait()
+    await stop_once(first, task)
+    return sent
+
+
+async def stop_once(started: asyncio.Event, task: asyncio.Future[None]) -> None:
+    """When ``started`` is set, play a server stop and wait for ``task`` to end."""
+    await started.wait()
     _draining.begin()
     try:
         await task
     finally:
         _draining.reset()
-    return sent
 
 
 def test_a_server_stop_ends_an_sse_stream_with_a_final_comment() -> None:
@@ -332,13 +337,7 @@ def test_a_server_stop_closes_a_websocket_with_1001_and_ends_its_handler() -> No
 
         sc = {"type": "websocket", "path": "/ws", "raw_path": b"/ws", "query_string": b""}
         sc["headers"] = [(b"host", b"t")]
-        task = asyncio.ensure_future(app(sc, receive, send))
-        await greeted.wait()
-        _draining.begin()
-        try:
-            await task
-        finally:
-            _draining.reset()
+        await stop_once(greeted, asyncio.ensure_future(app(sc, receive, send)))
         return sent
 
     sent = run(main())
