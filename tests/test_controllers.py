@@ -166,7 +166,7 @@ def test_never_from_cookies_headers_or_session(sync: Sync) -> None:
     @app.before_request
     def fake_session(request: Request) -> None:
         request.g.user = "admin"  # what a session middleware would make available
-        request.session = {"user": "admin"}  # type: ignore[assignment]
+        request.session = {"user": "admin"}
 
     assert sync(app).get("/who", headers={"Cookie": "user=admin"}).text == "anonymous"
 

@@ -1,5 +1,8 @@
 """junco: a small, fast, secure-by-default ASGI web framework."""
 
+# Importing an extension registers what it adds (a scope handler, a parameter
+# binder) with the core; the core itself imports none of them.
+from . import typed as _typed  # noqa: F401 - installs the parameter binder
 from .app import Junco
 from .auth import BasicAuth, TokenAuth
 from .coerce import make_response

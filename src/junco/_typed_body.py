@@ -171,7 +171,7 @@ async def load_multipart(request: Any) -> None:
     async for name, value in FormDataIter(request):
         if isinstance(value, str):  # files are not fields of a flat model
             form.add(name, value)
-    request.form = form
+    request.set_form(form)
 
 
 def _field_errors(t: Any, raw: Any, exc: Exception, strict: bool) -> list[dict[str, Any]]:

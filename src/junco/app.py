@@ -5,20 +5,51 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from . import _hooks
 from ._dispatch import handle_http, scan_headers
 from .exceptions import ConfigurationError, HTTPException, abort
+from .lifespan import handle_lifespan
 from .request import Request
 from .response import Response, _content_type_bytes
-from .routing import Mount, Parser, Route, Router, URLPattern
+from .routing import Mount, Parser, Route, RouteOptions, Router, URLPattern
 from .types import ASGIApp, Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("junco")
 _MIDDLEWARE_HOOKS = ("before_request", "after_request", "after_error_request")
+
+# -- extension points: the core names no extension; extensions register here ----------
+
+#: ``handler(app, scope, receive, send)`` for one ASGI scope type other than "http".
+ScopeHandler = Callable[["Junco", Scope, Receive, Send], Awaitable[None]]
+#: ``binder(app, handler, url_arg_names, response_model)`` → the handler to call.
+ParamBinder = Callable[["Junco", Callable[..., Any], list[str], Any], Callable[..., Any]]
+
+_scope_handlers: dict[str, ScopeHandler] = {}
+_param_binders: list[ParamBinder] = []
+
+
+def register_scope(kind: str, handler: ScopeHandler) -> None:
+    """Serve ASGI scopes of type ``kind`` with ``handler`` (a protocol module calls this).
+
+    ``junco.websocket`` registers ``"websocket"`` when imported; a scope type
+    nobody registered is ignored, as ASGI allows.
+    """
+    if kind == "http":
+        raise ConfigurationError("the core serves 'http' scopes itself")
+    _scope_handlers[kind] = handler
+
+
+def register_param_binder(binder: ParamBinder) -> None:
+    """Install the binder that turns a handler's annotated parameters into arguments.
+
+    ``junco.typed`` installs one when imported; it decides, once per route at
+    registration, whether a handler needs a binding wrapper. There is one.
+    """
+    _param_binders[:] = [binder]
 
 
 class Junco:
@@ -152,17 +183,16 @@ class Junco:
         response_model: Any = None,
     ) -> Route:
         """Register ``handler`` without a decorator; returns the route."""
-        websocket = bool(getattr(handler, "_junco_websocket", False))
+        protocol = RouteOptions.of(handler).protocol
+        websocket = protocol != "http"
         if websocket:
-            ms: tuple[str, ...] = ("WEBSOCKET",)
+            # Other protocols share the router under a method named after them.
+            ms: tuple[str, ...] = (protocol.upper(),)
         else:
             ms = tuple(m.upper() for m in (methods or ["GET"]))
         pattern = URLPattern(url_pattern, self.router.converters)
         if not websocket:
-            # Decided once, here: a handler with nothing to bind is returned as is.
-            from .typed import bind
-
-            handler = bind(self, handler, [a for a, _ in pattern.args], response_model)
+            handler = _bind(self, handler, [a for a, _ in pattern.args], response_model)
         route = Route(self, pattern, ms, handler, _hooks.is_async_callable(handler), websocket)
         self.router.add(route)
         _hooks.bump()
@@ -350,14 +380,10 @@ class Junco:
                 await handle_http(self, scope, receive, send, True)
             else:
                 await _call_foreign(match[0], match[1], scope, receive, send)
-        elif kind == "websocket":
-            from .websocket import handle_websocket
-
-            await handle_websocket(self, scope, receive, send)
-        elif kind == "lifespan":
-            from .lifespan import handle_lifespan
-
-            await handle_lifespan(self, scope, receive, send)
+        else:
+            handler = _scope_handlers.get(kind)
+            if handler is not None:
+                await handler(self, scope, receive, send)
 
     def _foreign(self, scope: Scope) -> tuple[Mount, str] | None:
         path = scope["path"]
@@ -448,3 +474,17 @@ def _guards_pass(app: Junco, scope: Scope) -> bool:
 
 def _pick(value: int | None, default: int) -> int:
     return default if value is None else value
+
+
+def _bind(
+    app: Junco, handler: Callable[..., Any], url_args: list[str], response_model: Any
+) -> Callable[..., Any]:
+    """The installed parameter binder's verdict, decided once at registration."""
+    if _param_binders:
+        return _param_binders[0](app, handler, url_args, response_model)
+    if response_model is not None:
+        raise ConfigurationError("response_model= needs junco.typed (import junco)")
+    return handler
+
+
+register_scope("lifespan", handle_lifespan)

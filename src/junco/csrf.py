@@ -59,6 +59,7 @@ from .middleware.allowed_hosts import split_host
 from .middleware.proxy import apply_proxy_headers
 from .paths import normalize_path
 from .request import current_request
+from .sessions import SESSION
 
 if TYPE_CHECKING:
     from .app import Junco
@@ -364,7 +365,7 @@ class _TokenHooks:
             raise csrf.refuse(request, reason)
 
     def after_request(self, request: Request, response: Response) -> None:
-        session = request.__dict__.get("session")
+        session = SESSION.get(request)
         if session is not None and _regenerated(session):
             self.csrf._rotate_if_regenerated(request, session)
 

@@ -64,5 +64,13 @@ class ClientDisconnect(Exception):
     """The client went away while the request body was being read."""
 
 
+class SessionStoreError(Exception):
+    """The session store is unreachable; stores raise it, requests get a 503.
+
+    It lives here, not in :mod:`junco.sessions`, so that a store backend needs
+    nothing but this module (``junco.sessions`` re-exports it).
+    """
+
+
 class StoreUnavailable(RuntimeError):
     """A store (Redis) did not answer when the app started; the start-up fails."""

@@ -492,11 +492,10 @@ async def _load_form(request: Request, limits: dict[str, Any]) -> list[FileUploa
     if mimetype == "multipart/form-data":
         return await _collect(request, limits)
     if mimetype == "application/x-www-form-urlencoded":
-        request.files = MultiDict()
+        request.set_form(request.form or MultiDict(), MultiDict())
         return []
     if not request.content_type and not await request.stream.read(1):
-        request.form = MultiDict()
-        request.files = MultiDict()
+        request.set_form(MultiDict(), MultiDict())
         return []
     raise HTTPException(415, "expected a form (multipart/form-data or urlencoded)")
 
@@ -522,8 +521,7 @@ async def _collect(request: Request, limits: dict[str, Any]) -> list[FileUpload]
     except BaseException:
         await _close_all(uploads)
         raise
-    request.form = form
-    request.files = files
+    request.set_form(form, files)
     return uploads
 
 

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from ._parsing import json_loads, parse_cookies, parse_urlencoded
 from .datastructures import Headers, MultiDict
@@ -22,7 +22,9 @@ from .types import Message, Receive, Scope
 if TYPE_CHECKING:
     from .app import Junco
     from .routing import Route
-    from .sessions import SessionData
+
+T = TypeVar("T")
+D = TypeVar("D")
 
 
 class _Unset:
@@ -30,6 +32,48 @@ class _Unset:
 
 
 _UNSET: Any = _Unset()
+
+
+class Slot(Generic[T]):
+    """One datum an extension keeps on a request, read and written only through here.
+
+    The core declares nothing for its extensions: each one creates its slots
+    (``SESSION = Slot[SessionData]("session")``) and other modules read them
+    through the same object, so every cross-module read is greppable and
+    typed. A slot whose ``name`` has no leading underscore is also readable
+    as ``request.<name>`` (``request.session``, ``request.request_id``).
+
+    Args:
+        name: The attribute the value is stored under; unique per extension
+            (prefix private ones with ``_junco_<extension>_``).
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @overload
+    def get(self, request: Request) -> T | None: ...
+    @overload
+    def get(self, request: Request, default: D) -> T | D: ...
+    def get(self, request: Request, default: Any = None) -> Any:
+        """The value on ``request``, or ``default`` when it was never set."""
+        return request.__dict__.get(self.name, default)
+
+    def set(self, request: Request, value: T) -> T:
+        """Store ``value`` on ``request``; returns it."""
+        request.__dict__[self.name] = value
+        return value
+
+    def is_set(self, request: Request) -> bool:
+        """Whether a value was stored on ``request``."""
+        return self.name in request.__dict__
+
+    def __repr__(self) -> str:
+        return f"Slot({self.name!r})"
+
+
 _current: ContextVar[Request | None] = ContextVar("junco_request", default=None)
 
 
@@ -71,7 +115,9 @@ class Request:
 
     # Defaults live on the class so that creating a request only sets what varies.
     route: Route | None = None
-    session: SessionData  # set by the Session extension, when installed
+    # Extensions keep their data in slots (see ``Slot``); the session
+    # extension's is readable as ``request.session`` (``junco.sessions.SESSION``).
+    session: Any
     finished: bool = False  # set once the response is sent
     url_args: Mapping[str, Any] = MappingProxyType({})
     url_prefix: str = ""
@@ -236,8 +282,9 @@ class Request:
     def form(self) -> MultiDict | None:
         """The urlencoded form, or ``None`` for other content types.
 
-        Multipart bodies are parsed by the multipart extension, which fills
-        this attribute and :attr:`files`.
+        Other body types are parsed by the extension that reads them (the
+        multipart one, typed handlers), which hands the result over with
+        :meth:`set_form`.
         """
         if self._form is _UNSET:
             if self.mimetype == "application/x-www-form-urlencoded":
@@ -246,17 +293,16 @@ class Request:
                 self._form = None
         return self._form  # type: ignore[no-any-return]
 
-    @form.setter
-    def form(self, value: MultiDict | None) -> None:
-        self._form = value
-
     @property
     def files(self) -> MultiDict | None:
+        """Uploaded files, once a body extension parsed a multipart body (else None)."""
         return self._files
 
-    @files.setter
-    def files(self, value: MultiDict | None) -> None:
-        self._files = value
+    def set_form(self, form: MultiDict, files: MultiDict | None = None) -> None:
+        """Hand over a form parsed by a body extension (multipart, typed handlers)."""
+        self._form = form
+        if files is not None:
+            self._files = files
 
     @property
     def stream(self) -> RequestStream:
@@ -470,4 +516,4 @@ class RequestStream:
         return self.chunks()
 
 
-__all__ = ["Request", "RequestStream", "current_request"]
+__all__ = ["Request", "RequestStream", "Slot", "current_request"]

@@ -131,6 +131,33 @@ class URLPattern:
         return f"URLPattern({self.url_pattern!r})"
 
 
+_OPTIONS_ATTR = "_junco_route_options"
+
+
+class RouteOptions:
+    """What decorators record about a handler, read once when it becomes a route.
+
+    ``@with_websocket`` (or any protocol decorator) writes here instead of
+    leaving a marker attribute for the app to sniff; the app only reads
+    ``protocol``: ``"http"``, or the ASGI scope type the route answers.
+    """
+
+    __slots__ = ("protocol",)
+
+    def __init__(self, protocol: str = "http") -> None:
+        self.protocol = protocol
+
+    @staticmethod
+    def of(handler: Any) -> RouteOptions:
+        """The record on ``handler`` (a fresh default one when it has none)."""
+        found = getattr(handler, _OPTIONS_ATTR, None)
+        return found if isinstance(found, RouteOptions) else RouteOptions()
+
+    def attach(self, handler: Any) -> None:
+        """Store this record on ``handler`` (a function or a callable object)."""
+        setattr(handler, _OPTIONS_ATTR, self)
+
+
 class Route:
     """A handler bound to a pattern and methods."""
 

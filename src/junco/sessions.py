@@ -58,7 +58,8 @@ from typing import (
     runtime_checkable,
 )
 
-from .exceptions import ConfigurationError, HTTPException
+from .exceptions import ConfigurationError, HTTPException, SessionStoreError
+from .request import Slot
 from .stores.resolve import resolve_store, startup_check
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ logger = logging.getLogger("junco")
 P = ParamSpec("P")
 R = TypeVar("R")
 
+#: Where a request's session lives; also readable as ``request.session``.
+SESSION: Slot[SessionData] = Slot("session")
 #: Largest ``name=value`` a session cookie may have; browsers drop bigger ones.
 MAX_COOKIE_BYTES = 4000
 #: Record lifetime in server stores when no timeout or ``max_age`` is set.
@@ -85,10 +88,6 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]{1,512}")
 
 class SessionTooLarge(ValueError):
     """The session does not fit in a cookie; keep less in it or use a server store."""
-
-
-class SessionStoreError(Exception):
-    """The session store is unreachable; stores raise it, requests get a 503."""
 
 
 @runtime_checkable
@@ -390,8 +389,7 @@ class Session:
         """
         s = _attached(request)
         if s is None:
-            s = SessionData(self, request)
-            request.__dict__["session"] = s
+            s = SESSION.set(request, SessionData(self, request))
         if s._data is None and self.store is not None:
             await self._load_record(s)
         return s
@@ -569,7 +567,7 @@ class _CookieHooks:
         self.ext = ext
 
     def before_request(self, request: Request) -> None:
-        request.__dict__["session"] = SessionData(self.ext, request)
+        SESSION.set(request, SessionData(self.ext, request))
 
     def after_request(self, request: Request, response: Response) -> None:
         self.ext._commit_cookie(request, response)
@@ -672,7 +670,7 @@ def _server_store(spec: SessionStore | str) -> SessionStore:
 
 
 def _attached(request: Request) -> SessionData | None:
-    s = request.__dict__.get("session")
+    s = SESSION.get(request)
     return s if isinstance(s, SessionData) else None
 
 
@@ -745,6 +743,7 @@ def _keys(secret_key: Any) -> list[bytes]:
 __all__ = [
     "DEFAULT_STORE_TTL",
     "MAX_COOKIE_BYTES",
+    "SESSION",
     "Session",
     "SessionData",
     "SessionStore",

@@ -44,6 +44,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from .app import register_param_binder
 from .exceptions import HTTPException
 from .response import Response
 
@@ -481,6 +482,8 @@ def _encoder(rtype: Any) -> Callable[[Any], Any] | None:
 
     return encoder(rtype)
 
+
+register_param_binder(bind)
 
 __all__ = [
     "Binding",

@@ -39,10 +39,12 @@ from urllib.parse import urlsplit
 
 from . import _draining, _hooks
 from ._dispatch import _after, error_response, scan_headers
+from .app import register_scope
 from .coerce import make_response
 from .datastructures import HeaderInput, Headers
 from .exceptions import HTTPException
 from .request import Request, _current
+from .routing import RouteOptions
 
 if TYPE_CHECKING:
     from .app import Junco
@@ -372,7 +374,7 @@ def with_websocket(
         async def websocket_handler(request: Request, **url_args: Any) -> Any:
             return await _session(fn, options, request, url_args)
 
-        websocket_handler._junco_websocket = True  # type: ignore[attr-defined]
+        RouteOptions("websocket").attach(websocket_handler)
         return websocket_handler
 
     return decorate if f is None else decorate(f)
@@ -554,6 +556,8 @@ async def _refuse(request: Request, response: Response | None, channel: _Channel
     except Exception:
         logger.exception("error while refusing the WebSocket handshake on %s", request.path)
 
+
+register_scope("websocket", handle_websocket)
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._hooks import is_async_callable
 from ..exceptions import HTTPException
+from ..sessions import SESSION
 from .proxy import client_ip
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ class Audit:
                 uid = user
             if uid is not None:
                 return _clip(str(uid))
-        session = request.__dict__.get("session")
+        session = SESSION.get(request)
         if session is not None:
             try:
                 uid = session.get("_user_id")

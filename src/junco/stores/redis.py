@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import _redis
-from ..sessions import SessionStoreError
+from ..exceptions import SessionStoreError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -16,7 +16,7 @@ class RedisStore(_redis.RedisClientStore):
     """Sessions kept in Redis, one key per session with a TTL (a ``SessionStore``).
 
     The client reconnects by itself when Redis restarts; while Redis is
-    unreachable, store calls raise :class:`~junco.sessions.SessionStoreError`
+    unreachable, store calls raise :class:`~junco.exceptions.SessionStoreError`
     (requests that need the session get a 503). ``Session(app, store=url)``
     makes one of these.
 

@@ -1,0 +1,130 @@
+"""The layering the architecture promises (docs/architecture.md), checked in a fresh process.
+
+``import junco`` loads every extension, so each probe installs a bare
+``junco`` package first: what a module pulls in is then exactly what it
+imports itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from junco import Junco
+from junco import app as app_module
+from junco.app import register_scope
+from tests.asyncrun import run
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "junco"
+
+#: The core: what serves an HTTP request, with no extension imported.
+CORE = (
+    "junco.app",
+    "junco._dispatch",
+    "junco._hooks",
+    "junco.routing",
+    "junco.request",
+    "junco.response",
+    "junco.datastructures",
+    "junco.exceptions",
+    "junco.coerce",
+    "junco.lifespan",
+)
+#: What the core may load besides itself (neutral helpers, no extension).
+CORE_HELPERS = {"junco._parsing", "junco._draining", "junco.types"}
+#: Third-party packages the core may load: optional accelerators only.
+THIRD_PARTY_OK = {"orjson"}
+
+PROBE = """
+import importlib, json, sys, types
+pkg = types.ModuleType("junco")
+pkg.__path__ = [sys.argv[1]]
+sys.modules["junco"] = pkg
+before = set(sys.modules)
+for name in sys.argv[2:]:
+    importlib.import_module(name)
+if "junco.app" in sys.argv[2:]:
+    # Serve a request too: registration and dispatch must not load extensions lazily.
+    import asyncio
+    from junco.app import Junco
+    app = Junco()
+    app.route("/")(lambda request: "ok")
+    sent = []
+    async def receive():
+        return {"type": "http.request", "body": b""}
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [(b"host", b"x")]}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 200, sent
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def loaded_by(*modules: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(SRC), *modules],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return set(json.loads(out.stdout))
+
+
+def test_the_core_loads_no_extension() -> None:
+    loaded = loaded_by(*CORE)
+    ours = {m for m in loaded if m == "junco" or m.startswith("junco.")}
+    assert ours - set(CORE) - CORE_HELPERS == set()
+    stdlib = set(sys.stdlib_module_names)
+    third = {m.split(".")[0] for m in loaded if not m.startswith("junco")}
+    third = {m for m in third if m not in stdlib and not m.startswith("_")}
+    assert third <= THIRD_PARTY_OK
+
+
+@pytest.mark.parametrize("store", ["junco.stores.redis", "junco.stores.memory"])
+def test_a_store_knows_nothing_of_its_users(store: str) -> None:
+    loaded = loaded_by(store)
+    users = {"junco.sessions", "junco.login", "junco.csrf", "junco.pubsub", "junco.app"}
+    assert loaded & users == set()
+
+
+def test_an_unregistered_scope_type_is_ignored_and_a_registered_one_served() -> None:
+    seen: list[str] = []
+
+    async def serve(app: Junco, scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    async def nothing(*args: Any) -> Any:
+        raise AssertionError("not called")
+
+    app = Junco()
+    scope = {"type": "junco.test.other"}
+    run(app(scope, nothing, nothing))
+    register_scope("junco.test.other", serve)
+    try:
+        run(app(scope, nothing, nothing))
+    finally:
+        del app_module._scope_handlers["junco.test.other"]
+    assert seen == ["junco.test.other"]
+
+
+def test_websocket_routes_are_declared_by_a_route_options_record() -> None:
+    from junco import with_websocket
+    from junco.routing import RouteOptions
+
+    @with_websocket
+    async def echo(request: Any, ws: Any) -> None:
+        pass
+
+    async def plain(request: Any) -> str:
+        return ""
+
+    assert RouteOptions.of(echo).protocol == "websocket"
+    assert RouteOptions.of(plain).protocol == "http"
+    assert not hasattr(echo, "_junco_websocket")
