@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _hooks
 from ._parsing import json_dumps
+from .calling import call_callback, call_endpoint, call_hook, is_async_callable
 from .coerce import make_response
 from .exceptions import ClientDisconnect, HTTPException, status_phrase
 from .request import Request, _current
@@ -79,13 +80,6 @@ def scan_headers(app: Junco, scope: Scope, request: Request | None = None) -> in
     return None
 
 
-async def call(fn: Any, is_async: bool, *args: Any, **kwargs: Any) -> Any:
-    """Call a hook or handler; sync ones run inline (hooks) — see ``call_handler``."""
-    if is_async:
-        return await fn(*args, **kwargs)
-    return fn(*args, **kwargs)
-
-
 async def handle_http(
     app: Junco, scope: Scope, receive: Receive, send: Send, inner: bool = False
 ) -> None:
@@ -128,7 +122,7 @@ async def handle_http(
                 response = _no_route(request, match)
             else:
                 if not route.is_async:
-                    rv = await app.call_handler(route, request, request.url_args)
+                    rv = await call_endpoint(route.handler, False, request, **request.url_args)
                 elif match is None:
                     rv = await route.handler(request)
                 else:
@@ -188,7 +182,7 @@ def _match(app: Junco, request: Request, plan: _hooks.Plan) -> tuple[Match, _hoo
 
 async def _before(plan: _hooks.Plan, request: Request) -> Response | None:
     for fn, is_async in plan.before:
-        rv = await fn(request) if is_async else fn(request)
+        rv = await call_hook(fn, is_async, request)
         if rv is not None:
             return make_response(rv)
     return None
@@ -197,12 +191,14 @@ async def _before(plan: _hooks.Plan, request: Request) -> Response | None:
 async def _after(plan: _hooks.Plan, request: Request, response: Response) -> Response:
     # The app's hooks first (innermost first), then the per-request ones, as in Microdot.
     for fn, is_async in plan.after:
-        rv = await fn(request, response) if is_async else fn(request, response)
+        rv = await call_hook(fn, is_async, request, response)
         if rv is not None:
             response = make_response(rv)
     if request._after:
         for fn in request._after:
-            response = await _after_hook(fn, request, response)
+            rv = await call_callback(fn, request, response)
+            if rv is not None:
+                response = make_response(rv)
     return response
 
 
@@ -221,13 +217,6 @@ def _no_route(request: Request, match: Any) -> Response:
     raise HTTPException(404)
 
 
-async def _after_hook(fn: Any, request: Request, response: Response) -> Response:
-    rv = fn(request, response)
-    if hasattr(rv, "__await__"):
-        rv = await rv
-    return response if rv is None else make_response(rv)
-
-
 async def error_response(
     app: Junco, plan: _hooks.Plan, request: Request, exc: BaseException
 ) -> Response:
@@ -235,7 +224,7 @@ async def error_response(
     response = await _handle_error(app, plan, request, exc)
     for fn, is_async in plan.after_error:
         try:
-            rv = await fn(request, response) if is_async else fn(request, response)
+            rv = await call_hook(fn, is_async, request, response)
         except Exception:
             logger.exception("after_error_request hook failed")
             continue
@@ -253,7 +242,7 @@ async def _handle_error(
         handler, takes_exc = found
         try:
             args = (request, exc) if takes_exc else (request,)
-            rv = await call(handler, _hooks.is_async_callable(handler), *args)
+            rv = await call_hook(handler, is_async_callable(handler), *args)
             response = make_response(rv)
             if isinstance(exc, HTTPException) and exc.headers:
                 # Allow, WWW-Authenticate, ... belong to the status whoever renders it.

@@ -12,7 +12,6 @@ mounting stays live without per-request work.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,15 +31,6 @@ generation = [0]
 def bump() -> None:
     """Invalidate every cached plan (called on any registration)."""
     generation[0] = next(_generation)
-
-
-def is_async_callable(f: Any) -> bool:
-    """True for coroutine functions and objects whose ``__call__`` is one."""
-    while hasattr(f, "func") and not inspect.isfunction(f):  # functools.partial
-        f = f.func
-    return inspect.iscoroutinefunction(f) or inspect.iscoroutinefunction(
-        getattr(f, "__call__", None)  # noqa: B004 - objects with async __call__
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -10,6 +9,7 @@ from typing import Any, TypeVar, cast
 
 from . import _hooks
 from ._dispatch import handle_http, scan_headers
+from .calling import call_endpoint, is_async_callable
 from .exceptions import ConfigurationError, HTTPException, abort
 from .lifespan import handle_lifespan
 from .request import Request
@@ -193,7 +193,7 @@ class Junco:
         pattern = URLPattern(url_pattern, self.router.converters)
         if not websocket:
             handler = _bind(self, handler, [a for a, _ in pattern.args], response_model)
-        route = Route(self, pattern, ms, handler, _hooks.is_async_callable(handler), websocket)
+        route = Route(self, pattern, ms, handler, is_async_callable(handler), websocket)
         self.router.add(route)
         _hooks.bump()
         return route
@@ -219,22 +219,14 @@ class Junco:
         return self.route(url_pattern, ["DELETE"], response_model=response_model)
 
     async def call_handler(self, route: Route, request: Request, args: Mapping[str, Any]) -> Any:
-        """Call a route's handler: coroutines awaited, sync functions in a thread."""
-        handler = route.handler
-        if route.is_async:
-            return await handler(request, **args)
-        if inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler):
-            return handler(request, **args)  # creating a generator never blocks
-        rv = await asyncio.to_thread(handler, request, **args)
-        if inspect.isawaitable(rv):
-            rv = await rv
-        return rv
+        """Call a route's handler under the endpoint policy (see :mod:`junco.calling`)."""
+        return await call_endpoint(route.handler, route.is_async, request, **args)
 
     # -- hooks -------------------------------------------------------------------------
 
     def before_request(self, f: F) -> F:
         """Run ``f(request)`` before each request; a non-None result is the response."""
-        self.before_request_handlers.append((f, _hooks.is_async_callable(f)))
+        self.before_request_handlers.append((f, is_async_callable(f)))
         _hooks.bump()
         return f
 
@@ -244,13 +236,13 @@ class Junco:
         A non-None result replaces the response. After-hooks run in reverse
         order of registration (the last registered runs first).
         """
-        self.after_request_handlers.append((f, _hooks.is_async_callable(f)))
+        self.after_request_handlers.append((f, is_async_callable(f)))
         _hooks.bump()
         return f
 
     def after_error_request(self, f: F) -> F:
         """Run ``f(request, response)`` after a request that ended in an error."""
-        self.after_error_request_handlers.append((f, _hooks.is_async_callable(f)))
+        self.after_error_request_handlers.append((f, is_async_callable(f)))
         _hooks.bump()
         return f
 
@@ -302,7 +294,7 @@ class Junco:
         ):
             fn = getattr(middleware, name, None)
             if fn is not None:
-                registry.append((fn, _hooks.is_async_callable(fn)))
+                registry.append((fn, is_async_callable(fn)))
         self.middleware.append(middleware)
         _hooks.bump()
         return middleware

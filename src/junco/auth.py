@@ -24,16 +24,14 @@ challenge, never a 500, and the verify callback is not called.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import functools
-import inspect
 import re
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
-from ._hooks import is_async_callable
+from .calling import call_endpoint
 from .coerce import make_response
 from .exceptions import ConfigurationError, HTTPException
 from .response import Response
@@ -67,25 +65,13 @@ class RouteDecorator(Protocol):
 
 
 async def _invoke(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call ``fn``: await coroutine functions, run plain ones in a worker thread."""
-    if is_async_callable(fn):
-        return await fn(*args)
-    rv = await asyncio.to_thread(fn, *args)
-    if inspect.isawaitable(rv):
-        rv = await rv
-    return rv
+    """Call a user callback under the endpoint policy (it may block: a thread)."""
+    return await call_endpoint(fn, None, *args)
 
 
 async def _call_route(f: Callable[..., Any], request: Request, args: Any, kwargs: Any) -> Any:
     """Call a route handler the way the app would (sync ones in a thread)."""
-    if is_async_callable(f):
-        return await f(request, *args, **kwargs)
-    if inspect.isgeneratorfunction(f) or inspect.isasyncgenfunction(f):
-        return f(request, *args, **kwargs)
-    rv = await asyncio.to_thread(f, request, *args, **kwargs)
-    if inspect.isawaitable(rv):
-        rv = await rv
-    return rv
+    return await call_endpoint(f, None, request, *args, **kwargs)
 
 
 class BaseAuth:

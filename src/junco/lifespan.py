@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from .calling import call_callback
 from .exceptions import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -35,9 +36,7 @@ async def run_handler(handler: Callable[..., Any], scope: Scope) -> None:
         wants_scope = bool(inspect.signature(handler).parameters)
     except (TypeError, ValueError):  # builtins without a signature
         wants_scope = False
-    rv = handler(scope) if wants_scope else handler()
-    if inspect.isawaitable(rv):
-        await rv
+    await (call_callback(handler, scope) if wants_scope else call_callback(handler))
 
 
 async def startup(app: Junco, scope: Scope) -> None:

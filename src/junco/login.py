@@ -44,6 +44,7 @@ from urllib.parse import quote, urlsplit
 
 from ._remember import AtomicStore, RememberTokens
 from .auth import P, R, RouteDecorator, Wrapped, _call_route, _invoke
+from .calling import call_callback
 from .exceptions import ConfigurationError, HTTPException
 from .redirects import is_safe_url
 from .response import Response
@@ -529,9 +530,7 @@ async def _allowed(
     check = getattr(user, "has_permission", None)
     if callable(check):
         for name in permissions:
-            result = check(name)
-            if hasattr(result, "__await__"):
-                result = await result
+            result = await call_callback(check, name)
             if result is not True:
                 return False
         return True
@@ -584,9 +583,7 @@ async def _rotate_csrf(request: Request) -> None:
     csrf = request.app.extensions.get("csrf")
     rotate = getattr(csrf, "rotate", None)
     if callable(rotate):
-        result = rotate(request)
-        if hasattr(result, "__await__"):
-            await result
+        await call_callback(rotate, request)
 
 
 def _check_cookie(

@@ -37,7 +37,6 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 
-from ._hooks import is_async_callable
 from ._multipart import (
     Event,
     FormDataParser,
@@ -50,6 +49,7 @@ from ._multipart import (
     resolve_limits,
     secure_filename,
 )
+from .calling import call_endpoint
 from .coerce import make_response
 from .datastructures import Headers, MultiDict
 from .exceptions import HTTPException
@@ -526,12 +526,7 @@ async def _collect(request: Request, limits: dict[str, Any]) -> list[FileUpload]
 
 
 async def _call(handler: Callable[..., Any], request: Request, args: Any, kwargs: Any) -> Any:
-    if is_async_callable(handler):
-        return await handler(request, *args, **kwargs)
-    if inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler):
-        return handler(request, *args, **kwargs)
-    rv = await asyncio.to_thread(handler, request, *args, **kwargs)
-    return await rv if inspect.isawaitable(rv) else rv
+    return await call_endpoint(handler, None, request, *args, **kwargs)
 
 
 async def _close_all(uploads: list[FileUpload]) -> None:

@@ -20,8 +20,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, overload
 
-from . import _hooks
 from ._sse import encode_comment, encode_event
+from .calling import is_async_callable
 from .exceptions import ClientDisconnect
 from .request import Request
 from .response import Response
@@ -205,7 +205,7 @@ def with_sse(
     _check_keepalive(keepalive)
 
     def decorate(fn: Handler) -> Handler:
-        if not _hooks.is_async_callable(fn):
+        if not is_async_callable(fn):
             raise TypeError("an SSE handler must be an async function")
 
         @functools.wraps(fn)

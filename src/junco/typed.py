@@ -31,7 +31,6 @@ and the 400 for malformed or too deeply nested JSON apply before validation.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime
 import decimal
@@ -45,6 +44,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .app import register_param_binder
+from .calling import call_endpoint, is_async_callable
 from .exceptions import HTTPException
 from .response import Response
 
@@ -372,26 +372,17 @@ def _wrapper(binding: Binding) -> Callable[..., Any]:
     fill = _filler(binding)
     finish = _encoder(binding.response_type)
     preload = _multipart_loader() if binding.body_type is not None else None
-    if inspect.iscoroutinefunction(handler):
-        mode = 0
-    elif inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler):
-        mode = 1  # creating a generator never blocks
-    else:
-        mode = 2  # as junco does for sync handlers: in a thread
+    is_async = is_async_callable(handler)
 
     # One coroutine per request; only a multipart body needs an await before binding.
     async def wrapped(request: Any, **url_args: Any) -> Any:
         if preload is not None and request.mimetype == "multipart/form-data":
             await preload(request)
         kwargs = fill(request)
-        if mode == 0:
+        if is_async:
             rv = await handler(request, **url_args, **kwargs)
-        elif mode == 1:
-            rv = handler(request, **url_args, **kwargs)
-        else:
-            rv = await asyncio.to_thread(handler, request, **url_args, **kwargs)
-            if inspect.isawaitable(rv):
-                rv = await rv
+        else:  # the endpoint policy (a thread), decided in one place
+            rv = await call_endpoint(handler, False, request, **url_args, **kwargs)
         return rv if finish is None else finish(rv)
 
     wrapped.__name__ = getattr(handler, "__name__", "handler")

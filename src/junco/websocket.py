@@ -37,9 +37,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit
 
-from . import _draining, _hooks
+from . import _draining
 from ._dispatch import _after, error_response, scan_headers
 from .app import register_scope
+from .calling import is_async_callable
 from .coerce import make_response
 from .datastructures import HeaderInput, Headers
 from .exceptions import HTTPException
@@ -367,7 +368,7 @@ def with_websocket(
     )
 
     def decorate(fn: Handler) -> Handler:
-        if not _hooks.is_async_callable(fn):
+        if not is_async_callable(fn):
             raise TypeError("a WebSocket handler must be an async function")
 
         @functools.wraps(fn)

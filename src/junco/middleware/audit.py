@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .._hooks import is_async_callable
+from ..calling import is_async_callable
 from ..exceptions import HTTPException
 from ..sessions import SESSION
 from .proxy import client_ip

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..calling import call_callback
 from ..exceptions import HTTPException
 from ..paths import normalize_path
 from ..stores.ratelimit_memory import (
@@ -387,9 +388,7 @@ class RateLimit:
             if fn in keys:
                 client = keys[fn]
             else:
-                value = fn(request)
-                if inspect.isawaitable(value):
-                    value = await value
+                value = await call_callback(fn, request)
                 client = keys[fn] = None if value is None else _digest(str(value))
             if client is None:
                 continue
