@@ -12,7 +12,7 @@ from . import _hooks
 from ._dispatch import handle_http, scan_headers
 from .exceptions import ConfigurationError, HTTPException, abort
 from .request import Request
-from .response import Response, _content_type_bytes
+from .response import _CT_FOLLOWERS, Response, _content_type_bytes
 from .routing import Mount, Parser, Route, Router, URLPattern
 from .types import ASGIApp, Receive, Scope, Send
 
@@ -66,7 +66,11 @@ class Junco:
         self.max_query_fields = max_query_fields
         self.max_json_depth = max_json_depth
         self.max_header_bytes = max_header_bytes
-        self.default_content_type = default_content_type or Response.default_content_type
+        if default_content_type is None:
+            self._set_default_ct(Response.default_content_type)
+            _CT_FOLLOWERS.add(self)
+        else:
+            self.default_content_type = default_content_type
         self.router = Router()
         self.before_request_handlers: list[_hooks.Hook] = []
         self.after_request_handlers: list[_hooks.Hook] = []
@@ -97,6 +101,12 @@ class Junco:
 
     @default_content_type.setter
     def default_content_type(self, value: str) -> None:
+        _CT_FOLLOWERS.discard(
+            self
+        )  # set for this app: Response's class attribute no longer applies
+        self._set_default_ct(value)
+
+    def _set_default_ct(self, value: str) -> None:
         self._default_content_type = value
         self.default_ct = _content_type_bytes(value)
 

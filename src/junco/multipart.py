@@ -446,7 +446,8 @@ def with_form_data(f: F | None = None, /, **limits: Any) -> F | Callable[[F], F]
     copied (to memory, or past ``max_memory_size`` to an anonymous temporary
     file) and ``request.files`` maps field names to :class:`FileUpload`
     objects; urlencoded bodies keep the core's ``request.form`` and get an
-    empty ``request.files``; a request with no body gets both empty. Any
+    empty ``request.files``; a request with no body gets both ``None`` (as in
+    Microdot). Any
     other content type is answered with 415.
 
     The files are closed when the handler returns or raises; if it returns a
@@ -495,8 +496,8 @@ async def _load_form(request: Request, limits: dict[str, Any]) -> list[FileUploa
         request.files = MultiDict()
         return []
     if not request.content_type and not await request.stream.read(1):
-        request.form = MultiDict()
-        request.files = MultiDict()
+        request.form = None  # no form at all, as Microdot leaves it
+        request.files = None
         return []
     raise HTTPException(415, "expected a form (multipart/form-data or urlencoded)")
 

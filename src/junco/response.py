@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -27,7 +28,7 @@ logger = logging.getLogger("junco")
 if TYPE_CHECKING:
     from .request import Request
 
-_CT_JSON = b"application/json"
+_CT_JSON = b"application/json; charset=UTF-8"  # Microdot's spelling
 _SENTINEL: Any = object()
 CHUNK_SIZE = 64 * 1024
 _LENGTHS = [str(n).encode() for n in range(1024)]
@@ -35,11 +36,26 @@ _LENGTHS = [str(n).encode() for n in range(1024)]
 
 def _content_type_bytes(ct: str) -> bytes:
     if ct.startswith("text/") and "charset" not in ct:
-        ct += "; charset=utf-8"
+        ct += "; charset=UTF-8"
     return ct.encode("latin-1")
 
 
-class Response:
+# Apps created without their own default content type follow
+# ``Response.default_content_type``, even when it is assigned after they exist
+# (every Microdot HTML example does that). Kept off the hot path: the class
+# attribute's setter pushes the new value into the apps.
+_CT_FOLLOWERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+class _ResponseType(type):
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "default_content_type" and cls.__name__ == "Response":
+            for app in list(_CT_FOLLOWERS):
+                app._set_default_ct(value)
+
+
+class Response(metaclass=_ResponseType):
     """An HTTP response.
 
     Args:
@@ -96,6 +112,8 @@ class Response:
             self._ctype = _CT_JSON
         elif body is None:
             self.body = b""
+            if self.status_code == 200:
+                self.status_code = 204  # as Microdot: no body, no content
         elif _is_stream(body):
             self.body = b""
             self.body_iter = body
@@ -131,7 +149,7 @@ class Response:
         self,
         cookie: str,
         value: str,
-        path: str | None = "/",
+        path: str | None = None,
         domain: str | None = None,
         expires: datetime | str | None = None,
         max_age: int | None = None,
@@ -179,9 +197,16 @@ class Response:
         self.headers.add("Set-Cookie", "; ".join(parts))
 
     def delete_cookie(
-        self, cookie: str, path: str | None = "/", domain: str | None = None, **kwargs: Any
+        self, cookie: str, path: str | None = None, domain: str | None = None, **kwargs: Any
     ) -> None:
-        """Tell the client to drop ``cookie`` (empty value, expired)."""
+        """Tell the client to drop ``cookie`` (empty value, expired).
+
+        Takes :meth:`set_cookie`'s options; ``expires`` and ``max_age`` are
+        accepted and ignored, as in Microdot. Pass the ``path`` and ``domain``
+        the cookie was set with, or the browser keeps it.
+        """
+        kwargs.pop("expires", None)
+        kwargs.pop("max_age", None)
         self.set_cookie(
             cookie,
             "",
