@@ -105,7 +105,9 @@ def test_repeated_equal_content_length_is_accepted() -> None:
 
 @pytest.mark.parametrize("value", ["abc", "-1", "+3", "3.0", " 3", "0x3", "1" * 19, ""])
 def test_invalid_content_length_is_400(value: str) -> None:
-    r = fetch(hello_app(), "/", "POST", headers={"Content-Length": value}, body=b"abc")
+    # Raw scope headers: the test client trims values as Microdot's does.
+    headers = [(b"host", b"t"), (b"content-length", value.encode())]
+    r = fetch(hello_app(), "/", "POST", scope={"headers": headers}, body=b"abc")
     assert r.status_code == 400
     assert r.text == "invalid Content-Length"
 
@@ -427,7 +429,7 @@ def test_head_of_generator_sends_no_body_and_closes_it() -> None:
     body = gen()
     r = fetch(returning(body), "/", "HEAD")
     assert r.status_code == 200
-    assert r.body == b""
+    assert r.body is None
     assert started == []
     assert inspect.getgeneratorstate(body) == inspect.GEN_CLOSED
 

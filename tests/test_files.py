@@ -101,7 +101,7 @@ def test_full_get(data_file: Path) -> None:
 def test_head_sends_headers_only(data_file: Path) -> None:
     r = get(file_app(data_file), method="HEAD")
     assert r.status_code == 200
-    assert r.body == b""
+    assert r.body is None  # HEAD: no body at all (Microdot's rule)
     assert r.headers["content-length"] == str(len(DATA))
     assert "etag" in r.headers
     assert open_fds(data_file) == 0
@@ -111,7 +111,7 @@ def test_head_ignores_range(data_file: Path) -> None:
     r = get(file_app(data_file), {"Range": "bytes=0-9"}, method="HEAD")
     assert r.status_code == 200
     assert r.headers["content-length"] == str(len(DATA))
-    assert r.body == b""
+    assert r.body is None  # HEAD: no body at all (Microdot's rule)
 
 
 def test_etag_changes_with_the_file(data_file: Path) -> None:
@@ -216,7 +216,7 @@ def test_if_match_and_if_unmodified_since(data_file: Path) -> None:
     assert get(app, {"If-Unmodified-Since": http_date(mtime - 3600)}).status_code == 412
     assert get(app, {"If-Unmodified-Since": http_date(mtime)}).status_code == 200
     assert get(app, {"If-Unmodified-Since": "bogus"}).status_code == 200
-    assert get(app, {"If-Match": '"x"'}, method="HEAD").body == b""
+    assert get(app, {"If-Match": '"x"'}, method="HEAD").body is None
     assert open_fds(data_file) == 0
 
 

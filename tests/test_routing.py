@@ -482,7 +482,7 @@ def test_head_served_by_get_route_without_body() -> None:
 
     r = fetch(app, "/a", "HEAD")
     assert r.status_code == 200
-    assert r.body == b""
+    assert r.body is None  # HEAD: no body at all (Microdot's rule)
     assert r.headers["content-length"] == "5"
     assert r.headers["x-extra"] == "1"
     assert r.headers["content-type"] == "text/plain; charset=UTF-8"
@@ -497,7 +497,7 @@ def test_head_on_dynamic_get_route() -> None:
 
     r = fetch(app, "/u/10", "HEAD")
     assert r.status_code == 200
-    assert r.body == b""
+    assert r.body is None  # HEAD: no body at all (Microdot's rule)
     assert r.headers["content-length"] == str(len(b'{"id":10}'))
     assert r.headers["content-type"] == "application/json; charset=UTF-8"
 
@@ -682,7 +682,7 @@ def test_root_never_redirects() -> None:
 def test_head_on_missing_path_is_404_without_body() -> None:
     r = fetch(Junco(), "/missing", "HEAD")
     assert r.status_code == 404
-    assert r.body == b""
+    assert r.body is None  # HEAD: no body at all (Microdot's rule)
     assert r.headers["content-length"] == str(len("Not found"))
 
 
@@ -696,7 +696,7 @@ def test_head_on_post_only_route_is_405() -> None:
     r = fetch(app, "/a", "HEAD")
     assert r.status_code == 405
     assert r.headers["allow"] == "POST, OPTIONS"
-    assert r.body == b""
+    assert r.body is None  # HEAD: no body at all (Microdot's rule)
 
 
 def test_http_method_named_websocket_never_reaches_a_websocket_route() -> None:

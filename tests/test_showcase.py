@@ -110,7 +110,7 @@ def note_id(r: TestResponse) -> str:
     assert r.status_code == 303, r.text
     location = r.headers["location"]
     assert re.fullmatch(r"/notes/[0-9a-f]{16}", location)
-    return location.rsplit("/", 1)[1]
+    return str(location.rsplit("/", 1)[1])
 
 
 async def asignup(c: TestClient, name: str) -> None:
@@ -234,7 +234,7 @@ def test_redis_config_needs_a_shared_secret() -> None:
 
 def test_signup_logs_in(client: SyncTestClient) -> None:
     r = signup(client, "Alice")
-    cookie = r.headers["set-cookie"]
+    [cookie] = r.headers["set-cookie"]
     assert cookie.startswith("session=")
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie

@@ -99,7 +99,7 @@ def test_conditional_and_range(client: Any) -> None:
 
 def test_head(client: Any) -> None:
     r = client.head("/static/app.js")
-    assert (r.status_code, r.body) == (200, b"")
+    assert (r.status_code, r.body) == (200, None)
     assert r.headers["content-length"] == "14"
 
 
@@ -199,7 +199,7 @@ def test_not_found_page(site: Path, mode: str, sync: Sync) -> None:
         assert r.body == b"<p>custom missing</p>"
         assert r.headers["content-type"] == "text/html; charset=UTF-8"
         assert r.headers["cache-control"] == "no-cache"
-    assert client.head("/static/missing").body == b""
+    assert client.head("/static/missing").body is None
 
 
 def test_missing_not_found_page_falls_back(site: Path, mode: str, sync: Sync) -> None:

@@ -117,7 +117,7 @@ def test_head_gets_the_length_of_the_injected_page() -> None:
     app = page_app(PAGE)
     HTMLInject(SNIPPET, app)
     r = fetch(app, method="HEAD")
-    assert r.body == b""
+    assert r.body is None  # HEAD: no body at all (Microdot's rule)
     assert r.headers["Content-Length"] == str(len(PAGE) + len(SNIPPET))
 
 
