@@ -211,28 +211,36 @@ class _GeneratorClient:
     """Microdot's test WebSocket client: a generator plays the browser.
 
     The generator's first value is the first message sent. Each message the
-    app sends goes into the generator at once, and what it yields next waits
-    for the app's next read; an app that reads with nothing waiting sends
-    ``None`` in instead. When the generator ends the client leaves.
+    app sends goes into the generator at once, and what it yields next is the
+    next message sent. When the generator ends the client leaves. (Microdot
+    also sends ``None`` in when its server reads twice without writing; an
+    ASGI app reads ahead, so here the client waits for the app's next message.)
     """
 
     def __init__(self, client: Callable[[], Any]) -> None:
         self.gen = client()
         self.buffer: list[str | bytes] = []
         self.ended = False
+        self.started = False
+        self.changed = asyncio.Event()
 
     async def step(self, value: str | bytes | None) -> None:
+        self.started = True
         gen = self.gen
         try:
             item = await gen.asend(value) if hasattr(gen, "asend") else gen.send(value)
         except (StopIteration, StopAsyncIteration):
             self.ended = True
-            return
-        self.buffer.append(item)
+        else:
+            self.buffer.append(item)
+        self.changed.set()
 
     async def receive(self) -> Message:
-        if not self.buffer and not self.ended:
+        if not self.started:
             await self.step(None)
+        while not self.buffer and not self.ended:
+            self.changed.clear()
+            await self.changed.wait()
         if self.buffer:
             item = self.buffer.pop(0)
             key = "text" if isinstance(item, str) else "bytes"

@@ -14,7 +14,7 @@ from .exceptions import ConfigurationError, HTTPException, abort
 from .request import Request
 from .response import _CT_FOLLOWERS, Response, _content_type_bytes
 from .routing import Mount, Parser, Route, Router, URLPattern
-from .types import ASGIApp, Receive, Scope, Send
+from .types import ASGIApp, Message, Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("junco")
@@ -316,6 +316,27 @@ class Junco:
         """Register ``f()`` or ``f(scope)`` to run when the server stops."""
         self.shutdown_handlers.append(f)
         return f
+
+    async def dispatch_request(self, req: Request) -> Response:
+        """Run ``req`` through the app and return the response it produced.
+
+        Microdot's entry point, for tests that drive the app by hand. A thin
+        adapter: the request's ASGI scope goes through the normal path and the
+        messages sent are gathered into a :class:`Response`
+        (``Response.already_handled`` if nothing was sent).
+        """
+        messages: list[Message] = []
+
+        async def collect(message: Message) -> None:
+            messages.append(message)
+
+        await self(req.asgi_scope, req.receive, collect)
+        start = next((m for m in messages if m["type"] == "http.response.start"), None)
+        if start is None:
+            return Response.already_handled
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])]
+        return Response(body, start["status"], raw)
 
     # -- ASGI --------------------------------------------------------------------------
 

@@ -68,6 +68,9 @@ class Response(metaclass=_ResponseType):
     """
 
     default_content_type: ClassVar[str] = "text/plain"
+    #: Return this from a handler that has answered by other means (Microdot's
+    #: WebSocket routes do): nothing more is sent.
+    already_handled: ClassVar[Response]
     default_send_file_max_age: ClassVar[int | None] = None
     send_file_buffer_size: ClassVar[int] = CHUNK_SIZE
 
@@ -217,6 +220,36 @@ class Response(metaclass=_ResponseType):
             **kwargs,
         )
 
+    # -- Microdot's low-level API (not used by junco's own path) ---------------------------
+
+    def complete(self) -> None:
+        """Add ``Content-Length`` and ``Content-Type`` as Microdot's ``complete()`` does."""
+        h = self.headers
+        if self.body_iter is None and "content-length" not in h:
+            h["Content-Length"] = str(len(self.body))
+        if "content-type" not in h:
+            h["Content-Type"] = _content_type_bytes(Response.default_content_type).decode()
+
+    async def write(self, stream: Any) -> None:
+        """Write the response as HTTP/1.0 to ``stream`` (an object with ``async awrite``).
+
+        Microdot's way of sending a response, kept for tests that drive
+        responses by hand; junco itself sends through ASGI (:meth:`send`).
+        """
+        self.complete()
+        reason = self.reason or ("OK" if self.status_code == 200 else "N/A")
+        head = f"HTTP/1.0 {self.status_code} {reason}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in self.headers.items_all())
+        await stream.awrite((head + "\r\n").encode("latin-1"))
+        if self.body_iter is None:
+            await stream.awrite(self.body)
+            return
+        try:
+            async for chunk in _aiter_chunks(self.body_iter):
+                await stream.awrite(chunk)
+        finally:
+            await _close_iter(self.body_iter)
+
     # -- constructors ------------------------------------------------------------------
 
     @classmethod
@@ -341,6 +374,24 @@ class Response(metaclass=_ResponseType):
             await send({"type": "http.response.body", "body": b""})
             return
         await stream_body(self.body_iter, send, request.receive)
+
+
+class _AlreadyHandled(Response):
+    """``Response.already_handled``: sends nothing, and its headers are throwaway."""
+
+    @property
+    def headers(self) -> Headers:
+        return Headers()  # a shared object: hooks writing here must not leak
+
+    @headers.setter
+    def headers(self, value: HeaderInput | Headers) -> None:
+        pass
+
+    async def send(self, request: Request, send: Send) -> None:
+        return None
+
+
+Response.already_handled = _AlreadyHandled()
 
 
 def _length_bytes(n: int) -> bytes:

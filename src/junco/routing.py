@@ -108,6 +108,10 @@ class URLPattern:
         """
         cls._global_types[type_name] = Converter(pattern, parser)
 
+    def compile(self) -> re.Pattern[str]:
+        """The compiled regular expression (Microdot's name; junco compiles at construction)."""
+        return self.regex
+
     def match(self, path: str) -> dict[str, Any] | None:
         """The converted arguments if ``path`` matches, else ``None``."""
         m = self.regex.fullmatch(path)
