@@ -428,9 +428,20 @@ class Junco:
         await start_server(self, host=host, port=port, debug=debug, ssl=ssl, **options)
 
     def shutdown(self) -> None:
-        """Ask the server started by ``run``/``start_server`` to stop gracefully."""
+        """Ask the server started by ``run``/``start_server`` (or ``junco run``) to stop gracefully.
+
+        Under a server started some other way (``uvicorn module:app``) there
+        is nothing to stop from here, and a warning says so: stop that
+        server itself (Microdot's ASGI app would send SIGTERM to its whole
+        process group, which junco does not do on purpose).
+        """
         if self.server is not None:
             self.server.should_exit = True
+        else:
+            logger.warning(
+                "app.shutdown(): no server started by junco to stop; stop the outside "
+                "server itself (for uvicorn, send its process SIGTERM)"
+            )
 
 
 async def _call_foreign(

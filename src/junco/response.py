@@ -73,6 +73,9 @@ class Response(metaclass=_ResponseType):
     already_handled: ClassVar[Response]
     default_send_file_max_age: ClassVar[int | None] = None
     send_file_buffer_size: ClassVar[int] = CHUNK_SIZE
+    #: Seconds a streamed body that is busy between chunks when the client
+    #: leaves may take to reach its next ``yield`` (see :func:`stream_body`).
+    close_grace: ClassVar[float] = 1.0
 
     # Class-level defaults: a plain 200 text response sets only its body.
     status_code: int = 200
@@ -468,8 +471,17 @@ async def _close_iter(body: Any) -> None:
 
 
 async def stream_body(body: Any, send: Send, receive: Receive) -> None:
-    """Send ``body`` chunk by chunk; stop and close it if the client disconnects."""
+    """Send ``body`` chunk by chunk; stop and close it if the client disconnects.
+
+    On a disconnect the body is closed (``aclose()``/``close()``) where it
+    stands at a ``yield``, so cleanup written as ``except GeneratorExit`` runs,
+    as under Microdot. A generator busy between two chunks gets up to
+    ``Response.close_grace`` seconds to reach its next ``yield``; after that
+    it is cancelled (its ``finally`` blocks still run).
+    """
     disconnected = asyncio.Event()
+    inside = [False]  # the pump is waiting on the body (not on send)
+    chunks = _aiter_chunks(body)
 
     async def watch() -> None:
         while True:
@@ -479,15 +491,23 @@ async def stream_body(body: Any, send: Send, receive: Receive) -> None:
                 return
 
     async def pump() -> None:
-        async for chunk in _aiter_chunks(body):
+        inside[0] = True
+        async for chunk in chunks:
+            inside[0] = False
+            if disconnected.is_set():
+                return  # the body waits at its yield: closed below
             if chunk:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            inside[0] = True
+        inside[0] = False
         await send({"type": "http.response.body", "body": b""})
 
     watcher = asyncio.ensure_future(watch())
     pumper = asyncio.ensure_future(pump())
     try:
         await asyncio.wait({watcher, pumper}, return_when=asyncio.FIRST_COMPLETED)
+        if not pumper.done() and inside[0]:
+            await asyncio.wait({pumper}, timeout=Response.close_grace)
         if not pumper.done():
             pumper.cancel()
         try:
@@ -500,6 +520,8 @@ async def stream_body(body: Any, send: Send, receive: Receive) -> None:
     finally:
         watcher.cancel()
         pumper.cancel()
+        if chunks is not body:
+            await _close_iter(chunks)
         await _close_iter(body)
 
 

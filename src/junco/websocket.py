@@ -54,7 +54,7 @@ _INBOX = 4
 _CONNECTING, _OPEN, _CLOSED = 0, 1, 2
 _REFUSED = 1008  # policy violation; servers answer a pre-accept close with 403 anyway
 
-Handler = Callable[..., Awaitable[Any]]
+Handler = Callable[..., Any]  # async, or sync (run in a thread)
 
 
 class WebSocketError(Exception):
