@@ -406,12 +406,6 @@ def test_unread_messages_are_not_buffered_without_bound() -> None:
 
 
 def test_decorator_checks() -> None:
-    def sync_handler(request: Request, ws: WebSocket) -> None:
-        pass
-
-    with pytest.raises(TypeError, match="async"):
-        with_websocket(sync_handler)  # type: ignore[arg-type]
-
     with pytest.raises(ValueError, match="positive"):
         with_websocket(max_message_size=0)
     with pytest.raises(TypeError, match="lists"):
