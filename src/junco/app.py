@@ -173,6 +173,10 @@ class Junco:
         """Shortcut for ``route(url_pattern, methods=['DELETE'])``."""
         return self.route(url_pattern, ["DELETE"])
 
+    def query(self, url_pattern: str) -> Callable[[F], F]:
+        """Shortcut for ``route(url_pattern, methods=['QUERY'])`` (a safe request with a body)."""
+        return self.route(url_pattern, ["QUERY"])
+
     async def call_handler(self, route: Route, request: Request, args: Mapping[str, Any]) -> Any:
         """Call a route's handler: coroutines awaited, sync functions in a thread."""
         handler = route.handler

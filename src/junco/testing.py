@@ -219,6 +219,11 @@ class TestClient:
     ) -> TestResponse:
         return await self.request("DELETE", path, headers, body, **kw)
 
+    async def query(
+        self, path: str, headers: HeadersArg = None, body: Any = None, **kw: Any
+    ) -> TestResponse:
+        return await self.request("QUERY", path, headers, body, **kw)
+
     @overload
     def websocket(
         self,

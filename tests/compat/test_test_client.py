@@ -154,6 +154,16 @@ class TestResponses(unittest.IsolatedAsyncioTestCase):
 
 
 class TestRequests(unittest.IsolatedAsyncioTestCase):
+    async def test_query_method(self) -> None:
+        app = Microdot()
+
+        @app.query("/search")
+        def search(req: Request) -> dict[str, Any]:
+            return {"method": req.method, "q": req.json}
+
+        res = await TestClient(app).query("/search", body={"name": "ana"})
+        self.assertEqual(res.json, {"method": "QUERY", "q": {"name": "ana"}})
+
     async def test_header_values_are_trimmed(self) -> None:
         app = Microdot()
 
