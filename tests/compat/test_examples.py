@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import threading
 import unittest
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
 
 from junco.compat.microdot import Response, TestClient
 from junco.exceptions import ConfigurationError
+from tests.servers import serve_wsgi
 
 
 def load(name: str) -> ModuleType:
@@ -23,22 +22,12 @@ def load(name: str) -> ModuleType:
     return importlib.reload(module)  # fresh app state for every test
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @contextmanager
 def wsgi_server(app: Any) -> Iterator[str]:
-    server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with serve_wsgi(app) as url:
+            yield url
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(30)
         app._wsgi.close()
 
 
