@@ -176,7 +176,7 @@ def test_dict_response_bytes_match_without_orjson(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(_parsing, "_orjson", None)
     without = _get_json_body(app)
     expected = '{"n":1,"f":0.1,"s":"é😀\u2028","l":[true,null],"3":"x"}'.encode()
-    assert with_orjson == (200, "application/json", expected)
+    assert with_orjson == (200, "application/json; charset=UTF-8", expected)
     assert without == with_orjson
 
 
