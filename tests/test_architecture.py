@@ -34,6 +34,7 @@ CORE = (
     "junco.exceptions",
     "junco.coerce",
     "junco.lifespan",
+    "junco.calling",
 )
 #: What the core may load besides itself (neutral helpers, no extension).
 CORE_HELPERS = {"junco._parsing", "junco._draining", "junco.types"}

@@ -45,7 +45,7 @@ _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ANSWERED = "_junco_cors_preflight"  # request.__dict__ key: the preflight was ours
 _MAX_ORIGIN = 2048
-_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+_TEXT = {"Content-Type": "text/plain; charset=UTF-8"}
 
 
 def normalize_origin(origin: str) -> str:
@@ -220,7 +220,7 @@ class CORS:
         if cors is None:
             response = Response(PREFLIGHT_REFUSAL, 403, _TEXT)
         elif not cors:
-            response = Response("Not Found", 404, _TEXT)
+            response = Response("Not found", 404, _TEXT)
         else:
             response = Response(status_code=204, headers=cors)
         response.headers.add_vary(*PREFLIGHT_VARY)

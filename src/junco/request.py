@@ -298,11 +298,10 @@ class Request:
         """Uploaded files, once a body extension parsed a multipart body (else None)."""
         return self._files
 
-    def set_form(self, form: MultiDict, files: MultiDict | None = None) -> None:
+    def set_form(self, form: MultiDict | None, files: MultiDict | None = None) -> None:
         """Hand over a form parsed by a body extension (multipart, typed handlers)."""
         self._form = form
-        if files is not None:
-            self._files = files
+        self._files = files
 
     @property
     def stream(self) -> RequestStream:
