@@ -353,6 +353,35 @@ def test_head_gets_headers_without_body() -> None:
     assert get.headers["x-method"] == "GET"
 
 
+def test_every_buffered_path_writes_head_and_length_alike() -> None:
+    # The dispatcher's plain path (a str), Response.send's plain path and its
+    # general path (own headers, another status) share one writer.
+    app = Junco()
+
+    @app.get("/str")
+    async def text(request: Request) -> str:
+        return "hello"
+
+    @app.get("/plain")
+    async def plain(request: Request) -> Response:
+        return Response("hello")
+
+    @app.get("/headers")
+    async def headers(request: Request) -> Response:
+        return Response("hello", headers={"X-A": "1"})
+
+    @app.get("/created")
+    async def created(request: Request) -> Response:
+        return Response("hello", 201)
+
+    for path in ("/str", "/plain", "/headers", "/created"):
+        get, head = call(app, "GET", path), call(app, "HEAD", path)
+        assert get.body == b"hello", path
+        assert head.body is None, path
+        assert get.headers["content-length"] == head.headers["content-length"] == "5", path
+        assert get.headers["content-type"] == head.headers["content-type"], path
+
+
 @pytest.mark.parametrize("status", [204, 304])
 def test_no_body_statuses(status: int) -> None:
     r = serve(lambda: Response("ignored", status))

@@ -26,7 +26,7 @@ from .calling import call_callback, call_endpoint, call_hook, is_async_callable
 from .coerce import make_response
 from .exceptions import ClientDisconnect, HTTPException, error_text
 from .request import Request, _current
-from .response import _CT_JSON, _LENGTHS, Response
+from .response import _CT_JSON, Response, buffered
 from .routing import Match, allowed_methods
 
 if TYPE_CHECKING:
@@ -144,21 +144,10 @@ async def handle_http(
     except Exception as exc:
         response = await error_response(app, plan, request, exc)
     try:
-        if body is not None:
-            n = len(body)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", ctype),
-                        (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
-                    ],
-                }
-            )
-            if request.method == "HEAD":
-                body = b""
-            await send({"type": "http.response.body", "body": body})
+        if body is not None:  # no Response object was needed
+            start, rest = buffered(request.method, 200, None, body, ctype)
+            await send(start)
+            await send(rest)
         elif response is not None:
             await response.send(request, send)
     except Exception:

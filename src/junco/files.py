@@ -45,7 +45,7 @@ from urllib.parse import quote
 
 from .datastructures import HeaderInput, Headers
 from .exceptions import error_text
-from .response import Response, stream_body
+from .response import Response, bodiless, stream_body
 from .types import Send
 
 if TYPE_CHECKING:
@@ -475,8 +475,9 @@ class FileResponse(Response):
                     plan = self._range_plan(ranges, size)
                     if plan is not None:
                         return plan
-        no_body = method == "HEAD" or status in (204, 304) or status < 200
-        length = None if status in (204, 304) or status < 200 else size
+        empty = bodiless(status)
+        no_body = method == "HEAD" or empty
+        length = None if empty else size
         return _Plan(status, self._raw(length), None if no_body else [(0, size)])
 
     def _preconditions(self, headers: Headers, mtime: int) -> int | None:

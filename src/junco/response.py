@@ -23,7 +23,7 @@ from urllib.parse import quote
 from . import _draining
 from ._parsing import json_dumps
 from .datastructures import HeaderInput, Headers
-from .types import Receive, Send
+from .types import Message, Receive, Send
 
 logger = logging.getLogger("junco")
 
@@ -346,39 +346,21 @@ class Response(metaclass=_ResponseType):
         answer conditional or range requests.
         """
         status = self.status_code
-        if self._headers is None and self.body_iter is None and status == 200:
-            # The common case: a buffered body, no custom headers.
-            body = self.body
-            n = len(body)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", self._ctype or request.app.default_ct),
-                        (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
-                    ],
-                }
-            )
-            if request.method == "HEAD":
-                body = b""
-            await send({"type": "http.response.body", "body": body})
-            return
         default_ct = request.app.default_ct
-        head = request.method == "HEAD"
-        no_body = head or status == 204 or status == 304 or status < 200
         if self.body_iter is None:
             body = self.body
-            bodiless = status == 204 or status == 304 or status < 200
-            raw = self._raw_headers(
-                None if bodiless else default_ct, None if bodiless else len(body)
-            )
-            await send({"type": "http.response.start", "status": status, "headers": raw})
-            await send({"type": "http.response.body", "body": b"" if no_body else body})
+            if self._headers is None and status == 200:  # the common case
+                start, rest = buffered(request.method, 200, None, body, self._ctype or default_ct)
+            else:
+                empty = bodiless(status)
+                raw = self._raw_headers(None if empty else default_ct, None if empty else len(body))
+                start, rest = buffered(request.method, status, raw, body)
+            await send(start)
+            await send(rest)
             return
         raw = self._raw_headers(default_ct, None)
         await send({"type": "http.response.start", "status": status, "headers": raw})
-        if no_body:
+        if request.method == "HEAD" or bodiless(status):
             await _close_iter(self.body_iter)
             await send({"type": "http.response.body", "body": b""})
             return
@@ -405,6 +387,49 @@ Response.already_handled = _AlreadyHandled()
 
 def _length_bytes(n: int) -> bytes:
     return _LENGTHS[n] if n < 1024 else str(n).encode()
+
+
+def bodiless(status: int) -> bool:
+    """Statuses whose responses never carry a body (nor a Content-Length)."""
+    return status == 204 or status == 304 or status < 200
+
+
+def buffered(
+    method: str,
+    status: int,
+    headers: list[tuple[bytes, bytes]] | None,
+    body: bytes,
+    ctype: bytes = b"",
+) -> tuple[Message, Message]:
+    """The two ASGI messages of a buffered response: the one place that writes them.
+
+    Args:
+        method: The request's method: HEAD gets no body.
+        status: The status; bodiless ones (1xx, 204, 304) get no body.
+        headers: The headers, Content-Length included (``Response._raw_headers``);
+            ``None`` for a plain 200 with none of its own, which gets
+            ``ctype`` and the body's length.
+        body: The whole body.
+        ctype: The Content-Type when ``headers`` is ``None``.
+
+    The dispatcher's plain path and :meth:`Response.send` both end here. A
+    plain function, not a coroutine: the caller awaits ``send`` itself, so
+    the plain path stays one coroutine and allocates only the two messages.
+    """
+    if headers is None:  # the plain path: no further calls in here
+        n = len(body)
+        headers = [
+            (b"content-type", ctype),
+            (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
+        ]
+        if method == "HEAD":
+            body = b""
+    elif method == "HEAD" or bodiless(status):
+        body = b""
+    return (
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    )
 
 
 def _bad_cookie_text(text: str, is_name: bool) -> bool:
