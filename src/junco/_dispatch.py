@@ -169,7 +169,7 @@ async def handle_http(
             await response.send(request, send)
     except Exception:
         # Headers are out: nothing to do but log and end the stream.
-        logger.exception("error while sending the response to %s %s", request.method, path)
+        logger.exception("error while sending the response to %s %s", request.method, request.path)
     finally:
         request.finished = True
 
