@@ -103,7 +103,7 @@ async def handle_http(
     # marked finished instead, and current_request() refuses finished ones.
     _current.set(request)
     plan = app._root_plan
-    if plan is None or app._plans_gen != _hooks.generation[0]:
+    if plan is None:
         plan = app.root_plan()
     body = None
     try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 from . import _hooks
@@ -68,10 +69,14 @@ class Junco:
         self.max_header_bytes = max_header_bytes
         self.default_content_type = default_content_type or Response.default_content_type
         self.router = Router()
-        self.before_request_handlers: list[_hooks.Hook] = []
-        self.after_request_handlers: list[_hooks.Hook] = []
-        self.after_error_request_handlers: list[_hooks.Hook] = []
-        self.error_handlers: _hooks.ErrorHandlers = {}
+        self._version = 0
+        self._parents: weakref.WeakSet[Junco] = weakref.WeakSet()
+        self._plans: dict[tuple[int, ...], _hooks.Plan] = {}
+        self._root_plan: _hooks.Plan | None = None
+        self._before_hooks = _hooks.HookList(self)
+        self._after_hooks = _hooks.HookList(self)
+        self._after_error_hooks = _hooks.HookList(self)
+        self._error_handlers = _hooks.HandlerDict(self)
         self.startup_handlers: list[Callable[..., Any]] = []
         self.shutdown_handlers: list[Callable[..., Any]] = []
         if lifespan_startup is not None:
@@ -83,13 +88,60 @@ class Junco:
         self.extensions: dict[str, Any] = {}
         self._asgi: ASGIApp = self._app
         self._plain = True  # no ASGI middleware and no mounts: skip _app
-        self._plans: dict[tuple[int, ...], _hooks.Plan] = {}
-        self._plans_gen = -1
-        self._root_plan: _hooks.Plan | None = None
         self.server: Any = None
-        _hooks.bump()
 
     # -- configuration ----------------------------------------------------------------
+
+    # Microdot's hook lists and error handlers: plain lists of functions and a
+    # dict, usable directly. Changing them (or assigning new ones) at any time
+    # takes effect on the next request.
+
+    @property
+    def before_request_handlers(self) -> list[Callable[..., Any]]:
+        return self._before_hooks
+
+    @before_request_handlers.setter
+    def before_request_handlers(self, value: Iterable[Callable[..., Any]]) -> None:
+        self._before_hooks = _hooks.HookList(self, value)
+        self._changed()
+
+    @property
+    def after_request_handlers(self) -> list[Callable[..., Any]]:
+        return self._after_hooks
+
+    @after_request_handlers.setter
+    def after_request_handlers(self, value: Iterable[Callable[..., Any]]) -> None:
+        self._after_hooks = _hooks.HookList(self, value)
+        self._changed()
+
+    @property
+    def after_error_request_handlers(self) -> list[Callable[..., Any]]:
+        return self._after_error_hooks
+
+    @after_error_request_handlers.setter
+    def after_error_request_handlers(self, value: Iterable[Callable[..., Any]]) -> None:
+        self._after_error_hooks = _hooks.HookList(self, value)
+        self._changed()
+
+    @property
+    def error_handlers(self) -> _hooks.ErrorHandlers:
+        return self._error_handlers
+
+    @error_handlers.setter
+    def error_handlers(self, value: Mapping[Any, Callable[..., Any]]) -> None:
+        self._error_handlers = _hooks.HandlerDict(self, value)
+        self._changed()
+
+    def _changed(self, seen: set[int] | None = None) -> None:
+        """Something that plans are built from changed: drop this app's plans and its parents'."""
+        self._version += 1
+        self._root_plan = None
+        self._plans = {}
+        seen = seen if seen is not None else set()
+        seen.add(id(self))
+        for parent in list(self._parents):
+            if id(parent) not in seen:
+                parent._changed(seen)
 
     @property
     def default_content_type(self) -> str:
@@ -140,7 +192,7 @@ class Junco:
         pattern = URLPattern(url_pattern, self.router.converters)
         route = Route(self, pattern, ms, handler, _hooks.is_async_callable(handler), websocket)
         self.router.add(route)
-        _hooks.bump()
+        self._changed()
         return route
 
     def get(self, url_pattern: str) -> Callable[[F], F]:
@@ -179,8 +231,7 @@ class Junco:
 
     def before_request(self, f: F) -> F:
         """Run ``f(request)`` before each request; a non-None result is the response."""
-        self.before_request_handlers.append((f, _hooks.is_async_callable(f)))
-        _hooks.bump()
+        self.before_request_handlers.append(f)
         return f
 
     def after_request(self, f: F) -> F:
@@ -189,14 +240,12 @@ class Junco:
         A non-None result replaces the response. After-hooks run in reverse
         order of registration (the last registered runs first).
         """
-        self.after_request_handlers.append((f, _hooks.is_async_callable(f)))
-        _hooks.bump()
+        self.after_request_handlers.append(f)
         return f
 
     def after_error_request(self, f: F) -> F:
         """Run ``f(request, response)`` after a request that ended in an error."""
-        self.after_error_request_handlers.append((f, _hooks.is_async_callable(f)))
-        _hooks.bump()
+        self.after_error_request_handlers.append(f)
         return f
 
     def errorhandler(
@@ -210,7 +259,6 @@ class Junco:
 
         def decorator(f: F) -> F:
             self.error_handlers[status_code_or_exception_class] = f
-            _hooks.bump()
             return f
 
         return decorator
@@ -247,9 +295,8 @@ class Junco:
         ):
             fn = getattr(middleware, name, None)
             if fn is not None:
-                registry.append((fn, _hooks.is_async_callable(fn)))
+                registry.append(fn)
         self.middleware.append(middleware)
-        _hooks.bump()
         return middleware
 
     # -- mounting ----------------------------------------------------------------------
@@ -273,22 +320,21 @@ class Junco:
             raise ConfigurationError("a foreign ASGI app needs a url_prefix")
         self.router.mount(Mount(url_prefix, subapp, local, native))
         self._plain = False
-        _hooks.bump()
+        if native:
+            subapp._parents.add(self)
+        self._changed()
 
     # -- plans -------------------------------------------------------------------------
 
     def root_plan(self) -> _hooks.Plan:
         """Hooks and error handlers for requests answered by this app's own routes."""
         plan = self._root_plan
-        if plan is None or self._plans_gen != _hooks.generation[0]:
-            self._plans.clear()
-            self._plans_gen = _hooks.generation[0]
+        if plan is None:
             plan = self._root_plan = _hooks.build_plan(self, ())
         return plan
 
     def plan_for(self, chain: tuple[Mount, ...]) -> _hooks.Plan:
         """Hooks and error handlers for a route reached through ``chain``."""
-        self.root_plan()  # refreshes the cache if anything was registered
         key = tuple(id(m) for m in chain)
         plan = self._plans.get(key)
         if plan is None:
