@@ -278,9 +278,9 @@ class Junco:
             self.middleware.append(self._asgi)
             return self._asgi
         if options:
-            raise TypeError("options are only for ASGI middleware classes")
+            raise ConfigurationError("options are only for ASGI middleware classes")
         if not any(hasattr(middleware, name) for name in _MIDDLEWARE_HOOKS):
-            raise TypeError(
+            raise ConfigurationError(
                 f"{middleware!r} has none of {', '.join(_MIDDLEWARE_HOOKS)}; pass an ASGI "
                 "middleware as a class"
             )
@@ -312,7 +312,7 @@ class Junco:
         """
         url_prefix = url_prefix.rstrip("/")
         if url_prefix and not url_prefix.startswith("/"):
-            raise ValueError("url_prefix must start with '/'")
+            raise ConfigurationError("url_prefix must start with '/'")
         native = isinstance(subapp, Junco)
         if native and subapp is self:
             raise ConfigurationError("an app cannot be mounted on itself")

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._parsing import json_dumps, json_loads
-from .exceptions import HTTPException
+from .exceptions import ConfigurationError, HTTPException
 
 if TYPE_CHECKING:
     from .app import Junco
@@ -244,7 +244,7 @@ class Broadcast:
         **options: Any,
     ) -> None:
         if max_queue < 1 or max_message_size < 1:
-            raise ValueError("max_queue and max_message_size must be positive")
+            raise ConfigurationError("max_queue and max_message_size must be positive")
         self.url = url
         self.max_queue = max_queue
         self.max_message_size = max_message_size
@@ -405,7 +405,7 @@ def _backend(url: str, options: dict[str, Any]) -> Backend:
     scheme = url.partition("://")[0].lower()
     if scheme == "memory":
         if options:
-            raise TypeError("the memory backend takes no options")
+            raise ConfigurationError("the memory backend takes no options")
         from .stores.pubsub_memory import MemoryBackend
 
         return MemoryBackend()
@@ -413,7 +413,7 @@ def _backend(url: str, options: dict[str, Any]) -> Backend:
         from .stores.pubsub_redis import RedisBackend
 
         return RedisBackend(url, **options)
-    raise ValueError(f"unknown pub/sub URL scheme in {url!r}; use memory:// or redis://")
+    raise ConfigurationError(f"unknown pub/sub URL scheme in {url!r}; use memory:// or redis://")
 
 
 __all__ = [

@@ -38,7 +38,7 @@ from . import _hooks
 from ._dispatch import _after, error_response, scan_headers
 from .coerce import make_response
 from .datastructures import HeaderInput, Headers
-from .exceptions import HTTPException
+from .exceptions import ConfigurationError, HTTPException
 from .request import Request, _current
 
 if TYPE_CHECKING:
@@ -350,9 +350,9 @@ def with_websocket(
             with another ``Origin`` header is refused with 403.
     """
     if max_message_size is not None and max_message_size < 1:
-        raise ValueError("max_message_size must be positive")
+        raise ConfigurationError("max_message_size must be positive")
     if isinstance(subprotocols, str) or isinstance(allowed_origins, str):
-        raise TypeError("subprotocols and allowed_origins are lists of strings")
+        raise ConfigurationError("subprotocols and allowed_origins are lists of strings")
     options = _Options(
         accept,
         max_message_size,
@@ -362,7 +362,7 @@ def with_websocket(
 
     def decorate(fn: Handler) -> Handler:
         if not _hooks.is_async_callable(fn):
-            raise TypeError("a WebSocket handler must be an async function")
+            raise ConfigurationError("a WebSocket handler must be an async function")
 
         @functools.wraps(fn)
         async def websocket_handler(request: Request, **url_args: Any) -> Any:

@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import HTTPException
+from ..exceptions import ConfigurationError, HTTPException
 from .proxy import apply_proxy_headers
 
 if TYPE_CHECKING:
@@ -88,12 +88,12 @@ class AllowedHosts:
 
     def __init__(self, app: Any = None, hosts: Iterable[str] | None = None) -> None:
         if app is not None and not hasattr(app, "add_middleware"):
-            raise TypeError("the first argument is the app; pass hosts= by keyword")
+            raise ConfigurationError("the first argument is the app; pass hosts= by keyword")
         if isinstance(hosts, str):
             hosts = [hosts]
         entries = list(hosts or ())
         if not entries:
-            raise ValueError("AllowedHosts needs at least one host (['*'] allows any)")
+            raise ConfigurationError("AllowedHosts needs at least one host (['*'] allows any)")
         self.hosts = tuple(entries)
         self.any_host = False
         names: set[str] = set()
@@ -160,17 +160,17 @@ def _entry(text: str, original: str) -> tuple[str, int | None]:
     try:
         text = text.encode("idna").decode("ascii")
     except UnicodeError:
-        raise ValueError(f"not a host name: {original!r}") from None
+        raise ConfigurationError(f"not a host name: {original!r}") from None
     parsed = split_host(text.encode("ascii"))
     if parsed is None:
-        raise ValueError(f"not a host name: {original!r}")
+        raise ConfigurationError(f"not a host name: {original!r}")
     return parsed
 
 
 def _wildcard(text: str, original: str) -> str:
     host, port = _entry(text, original)
     if port is not None:
-        raise ValueError(f"a wildcard entry cannot have a port: {original!r}")
+        raise ConfigurationError(f"a wildcard entry cannot have a port: {original!r}")
     return host
 
 
