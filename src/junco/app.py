@@ -10,14 +10,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 from . import _hooks
-from ._dispatch import handle_http, scan_headers
-from .exceptions import ConfigurationError, HTTPException, abort
+from ._dispatch import handle_http
+from ._foreign import serve_foreign
+from .exceptions import ConfigurationError, abort
 from .request import Request
 from .response import Response, _content_type_bytes
-from .routing import Mount, Parser, Route, Router, URLPattern
+from .routing import Match, Mount, Parser, Route, Router, URLPattern
 from .types import ASGIApp, Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 logger = logging.getLogger("junco")
 _MIDDLEWARE_HOOKS = ("before_request", "after_request", "after_error_request")
 
@@ -307,8 +309,10 @@ class Junco:
         A junco sub-app is searched live (routes added later work). With
         ``local=False`` its hooks and error handlers apply to the whole parent;
         with ``local=True`` only to its own routes. Any other ASGI app is
-        called with ``root_path`` extended by the prefix; junco hooks do not
-        run for it.
+        called with ``root_path`` extended by the prefix, inside this app's
+        policy: the header checks and ``before_request`` hooks run first (and
+        may refuse), the ``after_request`` hooks see its status and headers;
+        its body is its own (see :mod:`junco._foreign`).
         """
         url_prefix = url_prefix.rstrip("/")
         if url_prefix and not url_prefix.startswith("/"):
@@ -363,14 +367,11 @@ class Junco:
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            match = None
-            if self.router.mounts:
-                match = self._foreign(scope)
-            if match is None or not _guards_pass(self, scope):
-                # (a failing guard is rendered as an error by the normal chain)
+            match = self._foreign(scope) if self.router.mounts else None
+            if match is None:
                 await handle_http(self, scope, receive, send, True)
-            else:
-                await _call_foreign(match[0], match[1], scope, receive, send)
+            else:  # the app's hooks still run around it
+                await serve_foreign(self, match, scope, receive, send)
         elif kind == "websocket":
             from .websocket import handle_websocket
 
@@ -380,7 +381,7 @@ class Junco:
 
             await handle_lifespan(self, scope, receive, send)
 
-    def _foreign(self, scope: Scope) -> tuple[Mount, str] | None:
+    def _foreign(self, scope: Scope) -> Match | None:
         path = scope["path"]
         root_path = scope.get("root_path", "")
         if root_path and path.startswith(root_path):
@@ -389,7 +390,19 @@ class Junco:
         if table is not None:
             return None
         m = self.router.match(scope.get("method", "GET"), path)
-        return m.foreign
+        return m if m.foreign is not None else None
+
+    # -- components --------------------------------------------------------------------
+
+    def component(self, kind: type[T]) -> T | None:
+        """The installed extension or native middleware that is a ``kind``, or None.
+
+        Found by type, so a subclass of ``kind`` counts: ``app.component(CORS)``.
+        """
+        for obj in (*self.extensions.values(), *self.middleware):
+            if isinstance(obj, kind):
+                return obj
+        return None
 
     # -- checking ----------------------------------------------------------------------
 
@@ -446,25 +459,6 @@ class Junco:
         """Ask the server started by ``run``/``start_server`` to stop gracefully."""
         if self.server is not None:
             self.server.should_exit = True
-
-
-async def _call_foreign(
-    mount: Mount, prefix: str, scope: Scope, receive: Receive, send: Send
-) -> None:
-    sub = dict(scope)
-    sub["root_path"] = scope.get("root_path", "") + prefix + mount.prefix
-    # ASGI: ``path`` is the full path and includes ``root_path``.
-    await mount.app(sub, receive, send)
-
-
-def _guards_pass(app: Junco, scope: Scope) -> bool:
-    """Host, header-size and path checks, for requests handed to foreign mounts."""
-    try:
-        scan_headers(app, scope)
-    except HTTPException:
-        return False
-    path = scope["path"]
-    return not ("\x00" in path or "\r" in path or "\n" in path)
 
 
 def _pick(value: int | None, default: int) -> int:

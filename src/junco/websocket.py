@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 from . import _hooks
 from ._dispatch import _after, error_response, scan_headers
+from ._foreign import call_foreign, replay
 from .coerce import make_response
 from .datastructures import HeaderInput, Headers
 from .exceptions import ConfigurationError, HTTPException
@@ -462,11 +463,6 @@ async def handle_websocket(app: Junco, scope: Scope, receive: Receive, send: Sen
     """Serve one WebSocket connection (called by the app for ``websocket`` scopes)."""
     request = Request(app, scope, receive)
     match = app.router.match("WEBSOCKET", request.path)
-    if match.foreign is not None:
-        from .app import _call_foreign
-
-        await _call_foreign(match.foreign[0], match.foreign[1], scope, receive, send)
-        return
     message = await receive()
     if message["type"] != "websocket.connect":
         return
@@ -474,13 +470,18 @@ async def handle_websocket(app: Junco, scope: Scope, receive: Receive, send: Sen
     token = _current.set(request)
     channel_token = _channel.set(channel)
     try:
+        # A foreign app passes the same guard (route None: hooks only) first.
         response = await _respond(app, request, match, channel)
-        if not channel.answered:
+        passed = match.foreign is not None and response is None and not channel.answered
+        if not passed and not channel.answered:
             await _refuse(request, response, channel)
     finally:
         request.finished = True  # current_request() refuses it from now on
         _channel.reset(channel_token)
         _current.reset(token)
+    if passed:
+        mount, prefix = match.foreign  # type: ignore[misc]
+        await call_foreign(mount, prefix, scope, replay(message, receive), send)
 
 
 async def _respond(
