@@ -19,13 +19,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from .app import Junco
     from .routing import Mount
 
 Hook = tuple[Callable[..., Any], bool]  # (function, is_async)
+C = TypeVar("C")
 ErrorHandlers = dict[Any, Callable[..., Any]]
 
 
@@ -57,6 +58,28 @@ class HandlerDict(dict[Any, Callable[..., Any]]):
     ) -> None:
         super().__init__(items or {})
         self._owner = owner
+
+
+class Tracked(Generic[C]):
+    """An app attribute holding a :class:`HookList` or :class:`HandlerDict`.
+
+    Assigning a plain list or dict wraps it and tells the app, so
+    ``app.before_request_handlers = [...]`` works like appending.
+    """
+
+    def __init__(self, factory: Callable[[Any, Any], C]) -> None:
+        self.factory = factory
+        self.slot = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> C:
+        return obj.__dict__[self.slot]  # type: ignore[no-any-return]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = self.factory(obj, value)
+        obj._changed()
 
 
 def _notifying(base: type, name: str) -> Callable[..., Any]:

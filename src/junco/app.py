@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from . import _hooks
@@ -75,10 +75,10 @@ class Junco:
         self._parents: weakref.WeakSet[Junco] = weakref.WeakSet()
         self._plans: dict[tuple[int, ...], _hooks.Plan] = {}
         self._root_plan: _hooks.Plan | None = None
-        self._before_hooks = _hooks.HookList(self)
-        self._after_hooks = _hooks.HookList(self)
-        self._after_error_hooks = _hooks.HookList(self)
-        self._error_handlers = _hooks.HandlerDict(self)
+        self.before_request_handlers = []
+        self.after_request_handlers = []
+        self.after_error_request_handlers = []
+        self.error_handlers = {}
         self.startup_handlers: list[Callable[..., Any]] = []
         self.shutdown_handlers: list[Callable[..., Any]] = []
         if lifespan_startup is not None:
@@ -97,42 +97,10 @@ class Junco:
     # Microdot's hook lists and error handlers: plain lists of functions and a
     # dict, usable directly. Changing them (or assigning new ones) at any time
     # takes effect on the next request.
-
-    @property
-    def before_request_handlers(self) -> list[Callable[..., Any]]:
-        return self._before_hooks
-
-    @before_request_handlers.setter
-    def before_request_handlers(self, value: Iterable[Callable[..., Any]]) -> None:
-        self._before_hooks = _hooks.HookList(self, value)
-        self._changed()
-
-    @property
-    def after_request_handlers(self) -> list[Callable[..., Any]]:
-        return self._after_hooks
-
-    @after_request_handlers.setter
-    def after_request_handlers(self, value: Iterable[Callable[..., Any]]) -> None:
-        self._after_hooks = _hooks.HookList(self, value)
-        self._changed()
-
-    @property
-    def after_error_request_handlers(self) -> list[Callable[..., Any]]:
-        return self._after_error_hooks
-
-    @after_error_request_handlers.setter
-    def after_error_request_handlers(self, value: Iterable[Callable[..., Any]]) -> None:
-        self._after_error_hooks = _hooks.HookList(self, value)
-        self._changed()
-
-    @property
-    def error_handlers(self) -> _hooks.ErrorHandlers:
-        return self._error_handlers
-
-    @error_handlers.setter
-    def error_handlers(self, value: Mapping[Any, Callable[..., Any]]) -> None:
-        self._error_handlers = _hooks.HandlerDict(self, value)
-        self._changed()
+    before_request_handlers = _hooks.Tracked(_hooks.HookList)
+    after_request_handlers = _hooks.Tracked(_hooks.HookList)
+    after_error_request_handlers = _hooks.Tracked(_hooks.HookList)
+    error_handlers = _hooks.Tracked(_hooks.HandlerDict)
 
     def _changed(self, seen: set[int] | None = None) -> None:
         """Something that plans are built from changed: drop this app's plans and its parents'."""
