@@ -12,7 +12,15 @@ from typing import Any, TypeVar
 
 import pytest
 
-from junco import HTTPException, Junco, Request, Response, abort, current_request
+from junco import (
+    ConfigurationError,
+    HTTPException,
+    Junco,
+    Request,
+    Response,
+    abort,
+    current_request,
+)
 from junco.testing import TestClient, WebSocketRejected, WebSocketSession
 from junco.types import Message, Receive, Scope, Send
 from junco.websocket import _INBOX, WebSocket, WebSocketDisconnect, with_websocket
@@ -521,8 +529,8 @@ def origin_app(**options: Any) -> Junco:
     [
         (None, True),  # not a browser
         ("http://localhost", True),
-        ("http://LOCALHOST:80", True),
-        ("https://localhost", True),
+        ("http://LOCALHOST:80", False),  # compared as sent, like CORS and CSRF
+        ("https://localhost", False),  # another scheme is another origin
         ("http://localhost:8000", False),
         ("https://evil.example", False),
         ("null", False),
@@ -543,10 +551,48 @@ def test_cross_origin_handshakes_are_refused_by_default(origin: str | None, allo
     run(main())
 
 
+@pytest.mark.parametrize(
+    ("scheme", "origin", "allowed"),
+    [
+        ("https", "https://localhost", True),
+        ("https", "http://localhost", False),  # a wss handshake from an http page
+        ("http", "https://localhost", False),
+        ("https", "https://localhost:443", False),  # not what a browser sends
+    ],
+)
+def test_origin_scheme_must_match_the_handshakes(scheme: str, origin: str, allowed: bool) -> None:
+    async def main() -> None:
+        client = TestClient(origin_app(), scheme=scheme)
+        session = client.websocket("/ws", headers={"Origin": origin})
+        if allowed:
+            async with session as ws:
+                assert await ws.receive() == "in"
+        else:
+            assert (await rejected(session)).status_code == 403
+
+    run(main())
+
+
+def test_two_origin_headers_are_refused_even_when_one_is_own() -> None:
+    # One policy for a repeated Origin everywhere (CORS, CSRF, WebSocket).
+    async def main() -> None:
+        client = TestClient(origin_app(allowed_origins=["*"]))
+        headers = [("Origin", "http://localhost"), ("Origin", "https://evil.example")]
+        session = client.websocket("/ws", headers=headers)
+        assert (await rejected(session)).status_code == 403
+
+    run(main())
+
+
+def test_malformed_allowed_origin_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError):
+        with_websocket(allowed_origins=["https://app.example/path"])
+
+
 def test_allowed_origins() -> None:
     async def main() -> None:
-        listed = TestClient(origin_app(allowed_origins=["https://app.example/"]))
-        async with listed.websocket("/ws", headers={"Origin": "https://APP.example"}) as ws:
+        listed = TestClient(origin_app(allowed_origins=["https://APP.example:443/"]))
+        async with listed.websocket("/ws", headers={"Origin": "https://app.example"}) as ws:
             assert await ws.receive() == "in"
         assert (
             await rejected(listed.websocket("/ws", headers={"Origin": "https://x"}))

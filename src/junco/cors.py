@@ -24,10 +24,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from .exceptions import ConfigurationError
-from .middleware.allowed_hosts import split_host
+from .origins import normalize_origin, request_origin
 from .response import Response
 
 if TYPE_CHECKING:
@@ -40,65 +39,14 @@ SAFELISTED_HEADERS = frozenset(
 )
 PREFLIGHT_REFUSAL = "CORS preflight refused"
 PREFLIGHT_VARY = ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers")
-DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ANSWERED = "_junco_cors_preflight"  # request.__dict__ key: the preflight was ours
-_MAX_ORIGIN = 2048
 _TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
-def normalize_origin(origin: str) -> str:
-    """Return the canonical ``scheme://host[:port]`` form of an origin.
-
-    The scheme and host are lower-cased, an IDN host is converted to its
-    ASCII form, a default port (80 for http/ws, 443 for https/wss) and a
-    trailing ``/`` are dropped.
-
-    Args:
-        origin: e.g. ``"https://Example.com:443/"``.
-
-    Returns:
-        e.g. ``"https://example.com"``.
-
-    Raises:
-        ValueError: ``origin`` is not a plain origin: no scheme or host, a
-            path, query, fragment or user name, a bad port, ``null`` or ``*``.
-    """
-    text = origin.strip() if isinstance(origin, str) else ""
-    if not text or len(text) > _MAX_ORIGIN or any(c in text for c in "?#@\\"):
-        raise ValueError(f"not an origin: {origin!r}")
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        raise ValueError(f"not an origin: {origin!r}") from None
-    scheme = parts.scheme.lower()
-    if not _SCHEME.fullmatch(scheme) or not parts.netloc or parts.path not in ("", "/"):
-        raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
-    netloc = parts.netloc
-    if not netloc.isascii():
-        try:
-            netloc = netloc.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise ValueError(f"not an origin: {origin!r}") from None
-    parsed = split_host(netloc.encode("ascii"))
-    if parsed is None:
-        raise ValueError(f"not an origin: {origin!r}")
-    host, port = parsed
-    if port is None or port == DEFAULT_PORTS.get(scheme):
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
-
-
-def origin_header(request: Request) -> str | None:
-    """The request's ``Origin`` header, or None if absent or sent more than once."""
-    found = None
-    for name, value in request.asgi_scope.get("headers", ()):
-        if name == b"origin":
-            if found is not None:
-                return None
-            found = value
-    return None if found is None else found.decode("latin-1")
+#: The request's ``Origin`` (see :func:`junco.origins.request_origin`): a repeated
+#: header is ``""``, never an allowed origin.
+origin_header = request_origin
 
 
 class CORS:
@@ -242,7 +190,7 @@ class CORS:
 
     def allows_origin(self, origin: str | None) -> bool:
         """Whether ``origin`` (a request's ``Origin`` value, as sent) is allowed."""
-        if origin is None:
+        if not origin:  # absent, or sent twice
             return False
         return self.any_origin or origin in self.origins
 

@@ -55,10 +55,10 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .cors import CORS, DEFAULT_PORTS, normalize_origin
+from .cors import CORS
 from .exceptions import ConfigurationError, HTTPException
-from .middleware.allowed_hosts import split_host
 from .middleware.proxy import apply_proxy_headers
+from .origins import normalize_origin, own_origin, request_origin
 from .paths import normalize_path
 from .request import current_request
 
@@ -84,7 +84,6 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ROTATED = "_junco_csrf_rotated"  # request.__dict__ key: the secret was replaced
 _EXEMPT, _PROTECT = "exempt", "protect"
 _CHAIN_LIMIT = 32
-_WEB_SCHEMES = {"ws": "http", "wss": "https"}
 
 
 class CSRF:
@@ -230,12 +229,10 @@ class CSRF:
 
     def check_origin(self, request: Request) -> str | None:
         """Why ``request`` looks cross-site (a short reason), or None if it passes."""
-        headers = request.headers
-        origins = headers.getlist("origin")
-        if len(origins) > 1:
+        origin = request_origin(request)
+        if origin == "":
             return "more than one Origin header"
-        origin = origins[0] if origins else None
-        site = headers.get("sec-fetch-site")
+        site = request.headers.get("sec-fetch-site")
         if site:
             if site == "same-origin" or site == "none":
                 return None
@@ -401,27 +398,6 @@ def csrf_token() -> str:
 def csrf_field() -> str:
     """The hidden form field carrying :func:`csrf_token` (HTML-safe)."""
     return _current_csrf().csrf_field()
-
-
-def own_origin(request: Request) -> str | None:
-    """The request's own origin, ``scheme://host[:port]`` from its scheme and ``Host``.
-
-    Returns None when the ``Host`` header is missing or malformed.
-    """
-    raw = None
-    for name, value in request.asgi_scope.get("headers", ()):
-        if name == b"host":
-            raw = value
-            break
-    parsed = split_host(raw) if raw else None
-    if parsed is None:
-        return None
-    scheme = request.scheme
-    scheme = _WEB_SCHEMES.get(scheme, scheme)
-    host, port = parsed
-    if port is None or port == DEFAULT_PORTS.get(scheme):
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
 
 
 def _current_csrf() -> CSRF:

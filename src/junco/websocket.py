@@ -32,7 +32,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
-from urllib.parse import urlsplit
 
 from . import _hooks
 from ._dispatch import _after, error_response, scan_headers
@@ -40,6 +39,7 @@ from ._foreign import call_foreign, replay
 from .coerce import make_response
 from .datastructures import HeaderInput, Headers
 from .exceptions import ConfigurationError, HTTPException
+from .origins import normalize_origin, own_origin, request_origin
 from .request import Request, _current
 
 if TYPE_CHECKING:
@@ -428,32 +428,32 @@ def _max_size(request: Request, size: int | None) -> int:
 
 
 def _normalize_origins(origins: Iterable[str]) -> tuple[str, ...]:
-    return tuple(o.strip().rstrip("/").lower() for o in origins)
+    """Canonical origins (``"*"`` kept); a malformed one is a ``ConfigurationError``."""
+    out = []
+    for origin in origins:
+        text = origin.strip() if isinstance(origin, str) else origin
+        try:
+            out.append("*" if text == "*" else normalize_origin(text))
+        except ValueError as exc:
+            raise ConfigurationError(f"allowed_origins: {exc}") from None
+    return tuple(out)
 
 
 def _origin_allowed(request: Request, allowed: tuple[str, ...] | None) -> bool:
-    """Same-origin, listed or no ``Origin`` at all (not a browser)."""
-    origin = request.headers.get("origin")
+    """Same origin (scheme included), listed, or no ``Origin`` at all (not a browser)."""
+    origin = request_origin(request)
     if origin is None:
         return True
+    if not origin:  # sent twice: refused, as CSRF and CORS do
+        return False
     if allowed is None:
         configured = request.app.extensions.get("websocket_allowed_origins")
         if isinstance(configured, str):
             configured = (configured,)
         allowed = None if configured is None else _normalize_origins(configured)
-    normalized = origin.strip().rstrip("/").lower()
-    if allowed is not None and ("*" in allowed or normalized in allowed):
+    if allowed is not None and ("*" in allowed or origin in allowed):
         return True
-    try:
-        parts = urlsplit(normalized)
-        default = {"http": ":80", "https": ":443"}.get(parts.scheme)
-        netloc = parts.netloc
-    except ValueError:
-        return False
-    if default is None or not netloc:
-        return False
-    host = request.headers.get("host", "").lower()
-    return netloc.removesuffix(default) == host.removesuffix(default)
+    return origin == own_origin(request)
 
 
 # -- dispatch ----------------------------------------------------------------------------

@@ -22,57 +22,18 @@ if its hook has not run yet.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError, HTTPException
+from ..origins import split_host
 from .proxy import apply_proxy_headers
 
 if TYPE_CHECKING:
     from ..request import Request
 
-_MAX_HOST = 300  # a 253-character name, brackets and a port fit
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 _CACHE_SIZE = 256
 REFUSAL = "Invalid Host header"
-
-
-def split_host(raw: bytes) -> tuple[str, int | None] | None:
-    """Split a ``Host`` value into a lower-case host and a port, or None if malformed.
-
-    IPv6 literals keep their brackets, in compressed form (``[::1]``); a
-    trailing dot is dropped from names.
-    """
-    if not raw or len(raw) > _MAX_HOST or not raw.isascii():
-        return None
-    text = raw.decode("ascii").lower()
-    if text[0] == "[":
-        close = text.find("]")
-        literal = text[1:close]
-        if close < 0 or "%" in literal:
-            return None
-        try:
-            host = f"[{ipaddress.IPv6Address(literal).compressed}]"
-        except ValueError:
-            return None
-        rest = text[close + 1 :]
-    else:
-        host, sep, port = text.partition(":")
-        rest = sep + port
-        if host.endswith("."):
-            host = host[:-1]
-        if len(host) > 253 or _NAME.fullmatch(host) is None:
-            return None
-    if not rest:
-        return host, None
-    digits = rest[1:]
-    if rest[0] != ":" or not 0 < len(digits) <= 5 or not digits.isdigit():
-        return None
-    number = int(digits)
-    return (host, number) if number <= 65535 else None
 
 
 class AllowedHosts:
