@@ -899,3 +899,44 @@ def test_refusal_runs_after_hooks_in_the_http_order() -> None:
     refusal = run(main())
     assert order == ["app", "request"]
     assert (refusal.status_code, refusal.response.body) == (403, b"replaced")
+
+
+# -- decorator order -----------------------------------------------------------------------
+
+
+def test_with_websocket_above_route_is_refused_at_registration() -> None:
+    # It used to leave a GET route holding the unwrapped function: a 500.
+    app = Junco()
+    with pytest.raises(ConfigurationError, match=r"below @app\.route"):
+
+        @with_websocket
+        @app.route("/ws")
+        async def ws_route(request: Request, ws: WebSocket) -> None: ...
+
+
+def test_with_sse_above_route_is_refused_at_registration() -> None:
+    from junco.sse import SSE, with_sse
+
+    app = Junco()
+    with pytest.raises(ConfigurationError, match=r"@with_sse must come below @app\.route"):
+
+        @with_sse
+        @app.get("/events")
+        async def events(request: Request, sse: SSE) -> None: ...
+
+
+def test_either_decorator_may_be_repeated_in_the_right_order() -> None:
+    app = Junco()
+
+    @app.route("/a")
+    @app.route("/b")
+    @with_websocket
+    async def ws_route(request: Request, ws: WebSocket) -> None:
+        await ws.send(request.path)
+
+    async def main() -> None:
+        for path in ("/a", "/b"):
+            async with TestClient(app).websocket(path) as ws:
+                assert await ws.receive() == path
+
+    run(main())

@@ -16,6 +16,7 @@ nothing for it.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -103,6 +104,35 @@ for _name in _LIST_MUTATORS:
     setattr(HookList, _name, _notifying(list, _name))
 for _name in (*_DICT_MUTATORS, "__ior__"):
     setattr(HandlerDict, _name, _notifying(dict, _name))
+
+
+_ROUTED = "_junco_routed"
+
+
+def mark_routed(handler: Any) -> None:
+    """Remember that ``handler`` was registered as a route (see :func:`check_not_routed`)."""
+    # Bound methods and builtins take no attributes; they cannot be re-decorated either.
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(handler, _ROUTED, True)
+
+
+def check_not_routed(f: Any, decorator: str) -> None:
+    """Refuse to wrap a function that a route already holds.
+
+    ``@with_websocket`` above ``@app.route`` would wrap the function after the
+    route took the unwrapped one, leaving a GET route that answers 500.
+
+    Raises:
+        ConfigurationError: ``f`` is already a route's handler.
+    """
+    if getattr(f, _ROUTED, False):
+        from .exceptions import ConfigurationError
+
+        name = getattr(f, "__name__", repr(f))
+        raise ConfigurationError(
+            f"{decorator} must come below @app.route: {name} is already a route's handler, "
+            f"so write @app.route(...) first, then {decorator}, then the function"
+        )
 
 
 def is_async_callable(f: Any) -> bool:

@@ -162,6 +162,7 @@ class Junco:
         pattern = URLPattern(url_pattern, self.router.converters)
         route = Route(self, pattern, ms, handler, _hooks.is_async_callable(handler), websocket)
         self.router.add(route)
+        _hooks.mark_routed(handler)
         self._changed()
         return route
 

@@ -202,6 +202,7 @@ def with_sse(
     _check_keepalive(keepalive)
 
     def decorate(fn: Handler) -> Handler:
+        _hooks.check_not_routed(fn, "@with_sse")
         if not _hooks.is_async_callable(fn):
             raise ConfigurationError("an SSE handler must be an async function")
 

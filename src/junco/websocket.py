@@ -362,6 +362,7 @@ def with_websocket(
     )
 
     def decorate(fn: Handler) -> Handler:
+        _hooks.check_not_routed(fn, "@with_websocket")
         if not _hooks.is_async_callable(fn):
             raise ConfigurationError("a WebSocket handler must be an async function")
 
