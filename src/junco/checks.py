@@ -133,6 +133,14 @@ def _sessions(parts: list[Any]) -> Iterator[Finding]:
             "session cookies are sent over plain http too",
             "leave secure=None (Secure on https) or set secure=True",
         )
+    timeouts = ("idle_timeout", "absolute_timeout", "max_age")
+    if all(getattr(session, name, None) is None for name in timeouts):
+        yield Finding(
+            "J012",
+            "warning",
+            "sessions never time out: a stolen session cookie stays valid for ever",
+            "set Session(idle_timeout=..., absolute_timeout=...); secure_stack() does",
+        )
     if isinstance(getattr(session, "store", None), MemoryStore):
         yield Finding(
             "J008",
@@ -177,7 +185,7 @@ def _foreign(app: Junco, parts: list[Any]) -> Iterator[Finding]:
     csrf = _find(parts, CSRF)
     if (csrf is not None and csrf.tokens) or _find(parts, HTMLInject) is not None:
         yield Finding(
-            "J012",
+            "J013",
             "warning",
             f"foreign ASGI apps at {', '.join(prefixes)} get junco's hooks and response "
             "headers, but not its body handling: CSRF tokens in form fields and HTML "
