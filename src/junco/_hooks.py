@@ -76,6 +76,8 @@ class Tracked(Generic[C]):
         self.slot = f"_{name}"
 
     def __get__(self, obj: Any, objtype: type | None = None) -> C:
+        if obj is None:  # looked up on the class (introspection, docs)
+            return self  # type: ignore[return-value]
         return obj.__dict__[self.slot]  # type: ignore[no-any-return]
 
     def __set__(self, obj: Any, value: Any) -> None:
