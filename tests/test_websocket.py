@@ -539,16 +539,18 @@ def origin_app(**options: Any) -> Junco:
     ],
 )
 def test_cross_origin_handshakes_are_refused_by_default(origin: str | None, allowed: bool) -> None:
-    async def main() -> None:
-        headers = {"Origin": origin} if origin else None
-        session = TestClient(origin_app()).websocket("/ws", headers=headers)
-        if allowed:
-            async with session as ws:
-                assert await ws.receive() == "in"
-        else:
-            assert (await rejected(session)).status_code == 403
+    run(handshake(TestClient(origin_app()), origin, allowed))
 
-    run(main())
+
+async def handshake(client: TestClient, origin: str | None, allowed: bool) -> None:
+    """Open ``/ws`` with ``origin``: it must be accepted, or refused with 403."""
+    headers = {"Origin": origin} if origin else None
+    session = client.websocket("/ws", headers=headers)
+    if allowed:
+        async with session as ws:
+            assert await ws.receive() == "in"
+    else:
+        assert (await rejected(session)).status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -561,16 +563,7 @@ def test_cross_origin_handshakes_are_refused_by_default(origin: str | None, allo
     ],
 )
 def test_origin_scheme_must_match_the_handshakes(scheme: str, origin: str, allowed: bool) -> None:
-    async def main() -> None:
-        client = TestClient(origin_app(), scheme=scheme)
-        session = client.websocket("/ws", headers={"Origin": origin})
-        if allowed:
-            async with session as ws:
-                assert await ws.receive() == "in"
-        else:
-            assert (await rejected(session)).status_code == 403
-
-    run(main())
+    run(handshake(TestClient(origin_app(), scheme=scheme), origin, allowed))
 
 
 def test_two_origin_headers_are_refused_even_when_one_is_own() -> None:
@@ -904,25 +897,22 @@ def test_refusal_runs_after_hooks_in_the_http_order() -> None:
 # -- decorator order -----------------------------------------------------------------------
 
 
-def test_with_websocket_above_route_is_refused_at_registration() -> None:
+@pytest.mark.parametrize("name", ["with_websocket", "with_sse"])
+def test_endpoint_decorator_above_route_is_refused_at_registration(name: str) -> None:
     # It used to leave a GET route holding the unwrapped function: a 500.
+    from junco.sse import with_sse
+
+    decorators: dict[str, Callable[[Any], Any]] = {
+        "with_websocket": with_websocket,
+        "with_sse": with_sse,
+    }
+    decorator = decorators[name]
     app = Junco()
-    with pytest.raises(ConfigurationError, match=r"below @app\.route"):
+    with pytest.raises(ConfigurationError, match=rf"@{name} must come below @app\.route"):
 
-        @with_websocket
-        @app.route("/ws")
-        async def ws_route(request: Request, ws: WebSocket) -> None: ...
-
-
-def test_with_sse_above_route_is_refused_at_registration() -> None:
-    from junco.sse import SSE, with_sse
-
-    app = Junco()
-    with pytest.raises(ConfigurationError, match=r"@with_sse must come below @app\.route"):
-
-        @with_sse
-        @app.get("/events")
-        async def events(request: Request, sse: SSE) -> None: ...
+        @decorator
+        @app.route("/endpoint")
+        async def endpoint(request: Request, other: Any) -> None: ...
 
 
 def test_either_decorator_may_be_repeated_in_the_right_order() -> None:

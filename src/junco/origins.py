@@ -69,6 +69,16 @@ def split_host(raw: bytes) -> tuple[str, int | None] | None:
     return (host, number) if number <= 65535 else None
 
 
+def host_from_text(text: str) -> tuple[str, int | None] | None:
+    """:func:`split_host` for configured text: an IDN name becomes its ASCII form first."""
+    if not text.isascii():
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    return split_host(text.encode("ascii"))
+
+
 def normalize_origin(origin: str) -> str:
     """Return the canonical ``scheme://host[:port]`` form of an origin.
 
@@ -96,13 +106,7 @@ def normalize_origin(origin: str) -> str:
     scheme = parts.scheme.lower()
     if not _SCHEME.fullmatch(scheme) or not parts.netloc or parts.path not in ("", "/"):
         raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
-    netloc = parts.netloc
-    if not netloc.isascii():
-        try:
-            netloc = netloc.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise ValueError(f"not an origin: {origin!r}") from None
-    parsed = split_host(netloc.encode("ascii"))
+    parsed = host_from_text(parts.netloc)
     if parsed is None:
         raise ValueError(f"not an origin: {origin!r}")
     return _origin(scheme, *parsed)
@@ -147,4 +151,10 @@ def _origin(scheme: str, host: str, port: int | None) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-__all__ = ["DEFAULT_PORTS", "normalize_origin", "own_origin", "request_origin", "split_host"]
+__all__ = [
+    "DEFAULT_PORTS",
+    "host_from_text",
+    "own_origin",
+    "request_origin",
+    "split_host",
+]

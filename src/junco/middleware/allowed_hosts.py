@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError, HTTPException
-from ..origins import split_host
+from ..origins import host_from_text, split_host
 from .proxy import apply_proxy_headers
 
 if TYPE_CHECKING:
@@ -118,11 +118,7 @@ class AllowedHosts:
 def _entry(text: str, original: str) -> tuple[str, int | None]:
     if text.count(":") > 1 and not text.startswith("["):
         text = f"[{text}]"  # a bare IPv6 address
-    try:
-        text = text.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ConfigurationError(f"not a host name: {original!r}") from None
-    parsed = split_host(text.encode("ascii"))
+    parsed = host_from_text(text)
     if parsed is None:
         raise ConfigurationError(f"not a host name: {original!r}")
     return parsed
