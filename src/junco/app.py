@@ -170,6 +170,7 @@ class Junco:
         response_model: Any = None,
     ) -> Route:
         """Register ``handler`` without a decorator; returns the route."""
+        _hooks.mark_routed(handler)  # the function given, whatever wraps it below
         websocket = bool(getattr(handler, "_junco_websocket", False))
         if websocket:
             ms: tuple[str, ...] = ("WEBSOCKET",)
@@ -183,7 +184,6 @@ class Junco:
             handler = bind(self, handler, [a for a, _ in pattern.args], response_model)
         route = Route(self, pattern, ms, handler, _hooks.is_async_callable(handler), websocket)
         self.router.add(route)
-        _hooks.mark_routed(handler)
         self._changed()
         return route
 
