@@ -41,7 +41,7 @@ PREFLIGHT_REFUSAL = "CORS preflight refused"
 PREFLIGHT_VARY = ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ANSWERED = "_junco_cors_preflight"  # request.__dict__ key: the preflight was ours
-_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+_TEXT = {"Content-Type": "text/plain; charset=UTF-8"}
 
 
 #: The request's ``Origin`` (see :func:`junco.origins.request_origin`): a repeated
@@ -210,7 +210,7 @@ class CORS:
         if cors is None:
             response = Response(PREFLIGHT_REFUSAL, 403, _TEXT)
         elif not cors:
-            response = Response("Not Found", 404, _TEXT)
+            response = Response("Not found", 404, _TEXT)
         else:
             response = Response(status_code=204, headers=cors)
         response.headers.add_vary(*PREFLIGHT_VARY)

@@ -413,7 +413,7 @@ class Broadcast:
 
 def _error_page(status: int) -> Any:
     def page(request: Request, exc: Exception) -> tuple[str, int, dict[str, str]]:
-        return str(exc), status, {"Content-Type": "text/plain; charset=utf-8"}
+        return str(exc), status, {"Content-Type": "text/plain; charset=UTF-8"}
 
     return page
 
