@@ -35,6 +35,7 @@ CORE = (
     "junco.coerce",
     "junco.lifespan",
     "junco.calling",
+    "junco._foreign",
 )
 #: What the core may load besides itself (neutral helpers, no extension).
 CORE_HELPERS = {"junco._parsing", "junco._draining", "junco.types"}

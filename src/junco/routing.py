@@ -14,6 +14,7 @@ trailing slash is redirected (308) to the registered form.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -139,17 +140,20 @@ _OPTIONS_ATTR = "_junco_route_options"
 
 
 class RouteOptions:
-    """What decorators record about a handler, read once when it becomes a route.
+    """What decorators record about a handler: one record, read when it becomes a route.
 
-    ``@with_websocket`` (or any protocol decorator) writes here instead of
-    leaving a marker attribute for the app to sniff; the app only reads
-    ``protocol``: ``"http"``, or the ASGI scope type the route answers.
+    ``@with_websocket`` (or any protocol decorator) writes ``protocol`` here
+    instead of leaving a marker for the app to sniff; the app marks the
+    function it registered as ``routed``, so a decorator applied above
+    ``@app.route`` (too late: the route holds the unwrapped function) is a
+    clear error instead of a route that answers 500.
     """
 
-    __slots__ = ("protocol",)
+    __slots__ = ("protocol", "routed")
 
-    def __init__(self, protocol: str = "http") -> None:
-        self.protocol = protocol
+    def __init__(self, protocol: str = "http", routed: bool = False) -> None:
+        self.protocol = protocol  # "http", or the ASGI scope type the route answers
+        self.routed = routed
 
     @staticmethod
     def of(handler: Any) -> RouteOptions:
@@ -160,6 +164,30 @@ class RouteOptions:
     def attach(self, handler: Any) -> None:
         """Store this record on ``handler`` (a function or a callable object)."""
         setattr(handler, _OPTIONS_ATTR, self)
+
+    @staticmethod
+    def mark_routed(handler: Any) -> None:
+        """Record that ``handler`` was registered as a route."""
+        # A new record: functools.wraps shares the wrapped function's record.
+        # Bound methods and builtins take no attributes; they cannot be re-decorated either.
+        with contextlib.suppress(AttributeError, TypeError):
+            RouteOptions(RouteOptions.of(handler).protocol, True).attach(handler)
+
+    @staticmethod
+    def refuse_routed(f: Any, decorator: str) -> None:
+        """Refuse to wrap a function that a route already holds.
+
+        Raises:
+            ConfigurationError: ``f`` is already a route's handler.
+        """
+        if RouteOptions.of(f).routed:
+            from .exceptions import ConfigurationError
+
+            name = getattr(f, "__name__", repr(f))
+            raise ConfigurationError(
+                f"{decorator} must come below @app.route: {name} is already a route's handler, "
+                f"so write @app.route(...) first, then {decorator}, then the function"
+            )
 
 
 class Route:
