@@ -116,7 +116,7 @@ async def handle_http(
         request.route = route
         if route is not None and declared is not None:
             await request._load_body(None if declared == _CHUNKED else declared)
-        response = await _before(plan, request) if plan.before else None
+        response = await run_before(plan, request) if plan.before else None
         if response is None:
             if route is None:
                 response = _no_route(request, match)
@@ -137,7 +137,7 @@ async def handle_http(
                 else:
                     response = make_response(rv)
         if response is not None and (plan.after or request._after):
-            response = await _after(plan, request, response)
+            response = await run_after(plan, request, response)
     except ClientDisconnect:
         request.finished = True
         return
@@ -160,16 +160,56 @@ async def handle_http(
 def _match(app: Junco, request: Request, plan: _hooks.Plan) -> tuple[Match, _hooks.Plan]:
     """The general lookup (dynamic routes, mounts, 404/405/redirects)."""
     match = app.router.match(request.method, request.path)
+    return match, enter(app, request, match, plan)
+
+
+# -- the steps every protocol shares ------------------------------------------------------
+# handle_http runs them inline (its hot path is one coroutine); the WebSocket handshake
+# and foreign mounts call them: enter → guard (prepare, before) → handler → run_after,
+# and error_response for whatever raises.
+
+
+def enter(app: Junco, request: Request, match: Match, plan: _hooks.Plan) -> _hooks.Plan:
+    """Where the matched route lives: its plan, and the sub-app, prefix and URL arguments."""
     if match.mounts:
         plan = app.plan_for(match.mounts)
         request.subapp = match.mounts[-1].app
         request.url_prefix = "".join(m.prefix for m in match.mounts)
     if match.route is not None and match.args:
         request.url_args = match.args
-    return match, plan
+    return plan
 
 
-async def _before(plan: _hooks.Plan, request: Request) -> Response | None:
+def prepare(app: Junco, request: Request) -> int | None:
+    """The header and path checks; returns the declared body length (see scan_headers)."""
+    declared = scan_headers(app, request.asgi_scope, request)
+    path = request.path
+    if "\x00" in path or "\r" in path or "\n" in path:
+        raise HTTPException(400, "invalid character in path")
+    return declared
+
+
+async def guard(app: Junco, plan: _hooks.Plan, request: Request) -> Response | None:
+    """prepare and the ``before_request`` hooks; a response (after hooks run) means refused.
+
+    Errors are rendered by the app's error chain, as for any request.
+
+    Raises:
+        ClientDisconnect: the client left while a hook read the body.
+    """
+    try:
+        prepare(app, request)
+        response = await run_before(plan, request) if plan.before else None
+        if response is not None:
+            response = await run_after(plan, request, response)
+        return response
+    except ClientDisconnect:
+        raise
+    except Exception as exc:
+        return await error_response(app, plan, request, exc)
+
+
+async def run_before(plan: _hooks.Plan, request: Request) -> Response | None:
     for fn, is_async in plan.before:
         rv = await call_hook(fn, is_async, request)
         if rv is not None:
@@ -177,7 +217,7 @@ async def _before(plan: _hooks.Plan, request: Request) -> Response | None:
     return None
 
 
-async def _after(plan: _hooks.Plan, request: Request, response: Response) -> Response:
+async def run_after(plan: _hooks.Plan, request: Request, response: Response) -> Response:
     # The app's hooks first (innermost first), then the per-request ones, as in Microdot.
     for fn, is_async in plan.after:
         rv = await call_hook(fn, is_async, request, response)

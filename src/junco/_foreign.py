@@ -27,9 +27,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ._dispatch import _after, _before, error_response, scan_headers
+from ._dispatch import enter, error_response, guard, run_after
 from .datastructures import Headers
-from .exceptions import ClientDisconnect, HTTPException
+from .exceptions import ClientDisconnect
 from .request import Request, _current
 from .response import Response
 
@@ -52,36 +52,6 @@ class _ForeignBody:
         raise StopAsyncIteration
 
 
-def plan_of(app: Junco, request: Request, match: Match) -> _hooks.Plan:
-    """The hooks that apply to ``match``; marks the sub-app it was reached through."""
-    if not match.mounts:
-        return app.root_plan()
-    request.subapp = match.mounts[-1].app
-    request.url_prefix = "".join(m.prefix for m in match.mounts)
-    return app.plan_for(match.mounts)
-
-
-async def guard(app: Junco, plan: _hooks.Plan, request: Request) -> Response | None:
-    """Header checks and ``before_request`` hooks; a response means refused.
-
-    Raises:
-        ClientDisconnect: the client left while a hook read the body.
-    """
-    try:
-        scan_headers(app, request.asgi_scope, request)
-        path = request.path
-        if "\x00" in path or "\r" in path or "\n" in path:
-            raise HTTPException(400, "invalid character in path")
-        response = await _before(plan, request) if plan.before else None
-        if response is not None:
-            response = await _after(plan, request, response)
-        return response
-    except ClientDisconnect:
-        raise
-    except Exception as exc:
-        return await error_response(app, plan, request, exc)
-
-
 async def serve_foreign(
     app: Junco, match: Match, scope: Scope, receive: Receive, send: Send
 ) -> None:
@@ -90,7 +60,7 @@ async def serve_foreign(
     mount, outer = match.foreign
     request = Request(app, scope, receive)
     _current.set(request)
-    plan = plan_of(app, request, match)
+    plan = enter(app, request, match, app.root_plan())
     try:
         refusal = await guard(app, plan, request)
         if refusal is not None:
@@ -158,7 +128,7 @@ class _Writer:
                 )
                 head.body_iter = _ForeignBody()
                 try:
-                    out = await _after(self.plan, request, head)
+                    out = await run_after(self.plan, request, head)
                 except Exception as exc:
                     out = await error_response(self.app, self.plan, request, exc)
                 if out is not head:  # replaced: send that one, drop the app's body

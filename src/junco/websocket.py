@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from . import _draining
-from ._dispatch import _after, error_response, scan_headers
+from ._dispatch import enter, error_response, guard, run_after
 from ._foreign import call_foreign, replay
 from .app import register_scope
 from .calling import call_endpoint, is_async_callable
@@ -550,30 +550,17 @@ async def handle_websocket(app: Junco, scope: Scope, receive: Receive, send: Sen
 async def _respond(
     app: Junco, request: Request, match: Match, channel: _Channel
 ) -> Response | None:
-    """Hooks and handler; a response (or None) to refuse with if nobody answered."""
-    plan = app.root_plan()
+    """The HTTP cycle's own steps; a response (or None) to refuse with if nobody answered."""
+    route = request.route = match.route
+    plan = enter(app, request, match, app.root_plan())
+    refusal = await guard(app, plan, request)
+    if refusal is not None or route is None:
+        return refusal
     try:
-        scan_headers(app, request.asgi_scope)
-        if any(c in request.path for c in "\x00\r\n"):
-            raise HTTPException(400, "invalid character in path")
-        route = match.route
-        if match.mounts:
-            plan = app.plan_for(match.mounts)
-            request.subapp = match.mounts[-1].app
-            request.url_prefix = "".join(m.prefix for m in match.mounts)
-        request.route = route
-        if route is not None:
-            request.url_args = match.args or {}
-        for fn, is_async in plan.before:
-            rv = await fn(request) if is_async else fn(request)
-            if rv is not None:
-                return await _after(plan, request, make_response(rv))
-        if route is None:
-            return None
         rv = await app.call_handler(route, request, request.url_args)
         if channel.answered or rv is None:
             return None
-        return await _after(plan, request, make_response(rv))
+        return await run_after(plan, request, make_response(rv))
     except Exception as exc:
         if channel.answered:
             logger.exception("error after the WebSocket handshake on %s", request.path)

@@ -291,7 +291,7 @@ def _in_networks(ip: Address, networks: tuple[Network, ...]) -> bool:
 
 
 def _replace_host(request: Request, host: str) -> None:
-    from .allowed_hosts import split_host
+    from ..origins import split_host
 
     raw = host.encode("latin-1")  # it was decoded from latin-1
     if split_host(raw) is None:
