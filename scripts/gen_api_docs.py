@@ -47,6 +47,7 @@ MODULES: tuple[str, ...] = (
     "junco.sse",
     "junco.testing",
     "junco.paths",
+    "junco.errors",
     "junco.cors",
     "junco.csrf",
     "junco.auth",

@@ -204,7 +204,10 @@ def test_login_url_with_a_query() -> None:
 def test_api_clients_get_401_json(env: Env, headers: dict[str, str]) -> None:
     for path in ("/me", "/fresh", "/admin"):
         r = env.client.get(path, headers)
-        assert (r.status_code, r.json) == (401, {"error": "unauthorized"})
+        assert (r.status_code, r.json) == (
+            401,
+            {"error": {"status": 401, "code": "unauthorized", "message": "Unauthorized"}},
+        )
         assert "Location" not in r.headers
 
 
@@ -583,7 +586,10 @@ def test_requires_permissions(env: Env) -> None:
     r = env.client.get("/admin")
     assert r.status_code == 403
     r = env.client.get("/admin", {"Accept": "application/json"})
-    assert (r.status_code, r.json) == (403, {"error": "forbidden"})
+    assert (r.status_code, r.json) == (
+        403,
+        {"error": {"status": 403, "code": "forbidden", "message": "Forbidden"}},
+    )
     log_in(env.client, "alice")
     assert env.client.get("/admin").text == "admin area"
 

@@ -465,7 +465,10 @@ def test_users_cannot_reach_each_others_notes(app: Junco, alice: SyncTestClient)
         r = anonymous.get(link)
         assert (r.status_code, r.headers["location"]) == (302, f"/login?next={link}")
         r = anonymous.get("/api/notes", headers={"Accept": "application/json"})
-        assert (r.status_code, r.json) == (401, {"error": "unauthorized"})
+        assert (r.status_code, r.json) == (
+            401,
+            {"error": {"status": 401, "code": "unauthorized", "message": "Unauthorized"}},
+        )
 
 
 def test_malformed_ids_are_404s(alice: SyncTestClient) -> None:

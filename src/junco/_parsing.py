@@ -130,7 +130,7 @@ def json_loads(data: bytes | str, max_depth: int) -> Any:
         HTTPException: 400.
     """
     if _too_deep(data, max_depth):
-        raise HTTPException(400, "JSON nested too deeply")
+        raise HTTPException(400, "JSON nested too deeply", code="json_too_deep")
     try:
         if _orjson is not None:
             return _orjson.loads(data)
@@ -138,7 +138,7 @@ def json_loads(data: bytes | str, max_depth: int) -> Any:
             raise ValueError("lone surrogate")
         return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError, TypeError):
-        raise HTTPException(400, "invalid JSON") from None
+        raise HTTPException(400, "invalid JSON", code="invalid_json") from None
 
 
 # The stdlib accepts what orjson (and RFC 8259 interoperability) refuses: NaN,

@@ -87,6 +87,9 @@ class Junco:
         self._plans_gen = -1
         self._root_plan: _hooks.Plan | None = None
         self.server: Any = None
+        #: ``f(request, error) -> str``: the HTML of the error pages junco renders
+        #: for browsers (see :mod:`junco.errors`); ``None`` for the built-in page.
+        self.error_page: Callable[..., str] | None = None
         _hooks.bump()
 
     # -- configuration ----------------------------------------------------------------

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, HTTPException
 from .middleware.allowed_hosts import split_host
 from .response import Response
 
@@ -45,7 +45,6 @@ _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ANSWERED = "_junco_cors_preflight"  # request.__dict__ key: the preflight was ours
 _MAX_ORIGIN = 2048
-_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def normalize_origin(origin: str) -> str:
@@ -217,12 +216,13 @@ class CORS:
             return None  # a plain OPTIONS request: routing answers it
         request.__dict__[_ANSWERED] = True
         cors = self.preflight_headers(request)
-        if cors is None:
-            response = Response(PREFLIGHT_REFUSAL, 403, _TEXT)
-        elif not cors:
-            response = Response("Not Found", 404, _TEXT)
-        else:
-            response = Response(status_code=204, headers=cors)
+        if not cors:
+            # Rendered like any error (the app's handler, else junco's renderer).
+            vary = {"Vary": ", ".join(PREFLIGHT_VARY)}
+            if cors is None:
+                raise HTTPException(403, PREFLIGHT_REFUSAL, vary, code="cors_preflight_refused")
+            raise HTTPException(404, headers=vary)
+        response = Response(status_code=204, headers=cors)
         response.headers.add_vary(*PREFLIGHT_VARY)
         return response
 

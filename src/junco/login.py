@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from urllib.parse import quote, urlsplit
 
 from .auth import P, R, RouteDecorator, Wrapped, _call_route, _invoke
+from .errors import render_error, wants_json
 from .exceptions import ConfigurationError, HTTPException
 from .redirects import is_safe_url
 from .response import Response
@@ -58,8 +59,6 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SALT = "junco.login.remember"
 _MAX_COOKIE = 4096
 _MAX_DAYS = 400  # browsers cap cookie lifetimes at 400 days
-_JSON_TYPES = ("application/json",)
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 class Login:
@@ -276,7 +275,7 @@ class Login:
 
     def _unauthorized(self, request: Request) -> Response:
         if _wants_json(request):
-            return Response({"error": "unauthorized"}, 401)
+            return render_error(request, HTTPException(401), form="json")
         target = quote(request.root_path + request.path, safe="/")
         query = request.asgi_scope.get("query_string", b"")
         if query:
@@ -434,7 +433,7 @@ async def _allowed(
 
 def _forbidden(request: Request) -> Response:
     if _wants_json(request):
-        return Response({"error": "forbidden"}, 403)
+        return render_error(request, HTTPException(403), form="json")
     raise HTTPException(403)
 
 
@@ -443,31 +442,7 @@ def _wants_json(request: Request) -> bool:
     headers = request.headers
     if "authorization" in headers or "x-requested-with" in headers:
         return True
-    accept = headers.get("accept")
-    if not accept:
-        return False
-    json_q = html_q = 0.0
-    for item in accept.split(",", 32)[:32]:
-        media, *params = (p.strip() for p in item.split(";"))
-        media = media.lower()
-        q = _quality(params)
-        if media in _JSON_TYPES or (media.startswith("application/") and media.endswith("+json")):
-            json_q = max(json_q, q)
-        elif media in _HTML_TYPES:
-            html_q = max(html_q, q)
-    return json_q > html_q
-
-
-def _quality(params: list[str]) -> float:
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                q = float(value.strip()[:5])
-            except ValueError:
-                return 0.0
-            return q if 0.0 <= q <= 1.0 else 0.0
-    return 1.0
+    return wants_json(request)
 
 
 async def _rotate_csrf(request: Request) -> None:

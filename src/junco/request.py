@@ -286,7 +286,7 @@ class Request:
         app = self.app
         if declared is not None:
             if declared > app.max_content_length:
-                raise HTTPException(413)
+                raise _too_large(app.max_content_length)
             if declared > app.max_body_length:
                 self._body = None
                 self._stream = RequestStream(self, b"", False)
@@ -302,7 +302,7 @@ class Request:
                 return
             chunks, size, more = [first], len(first), message.get("more_body", False)
             if size > app.max_content_length:
-                raise HTTPException(413)
+                raise _too_large(app.max_content_length)
         else:
             chunks, size, more = [], 0, True
         while more:
@@ -313,7 +313,7 @@ class Request:
             more = message.get("more_body", False)
             size += len(chunk)
             if size > app.max_content_length:
-                raise HTTPException(413)
+                raise _too_large(app.max_content_length)
             if chunk:
                 chunks.append(chunk)
             if size > app.max_body_length:
@@ -323,6 +323,11 @@ class Request:
                 self._stream = RequestStream(self, b"".join(chunks), not more, size)
                 return
         self._body = b"".join(chunks)
+
+
+def _too_large(limit: int) -> HTTPException:
+    """The 413 for a body over ``limit`` bytes (the error page states the limit)."""
+    return HTTPException(413, extra={"limit": limit})
 
 
 class RequestStream:
@@ -349,9 +354,10 @@ class RequestStream:
         chunk = message.get("body", b"")
         self._done = not message.get("more_body", False)
         self._received += len(chunk)
-        if self._received > self._request.app.max_content_length:
+        limit = self._request.app.max_content_length
+        if self._received > limit:
             self._done = True
-            raise HTTPException(413)
+            raise _too_large(limit)
         self._buf += chunk
         return True
 

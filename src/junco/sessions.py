@@ -493,7 +493,9 @@ class Session:
             return await call
         except SessionStoreError as exc:
             logger.warning("session store unavailable: %s", exc)
-            raise HTTPException(503, "session store unavailable") from None
+            raise HTTPException(
+                503, "session store unavailable", code="session_store_unavailable"
+            ) from None
 
     def _ttl(self, created: float, now: float) -> int:
         limits = [t for t in (self.idle_timeout, self.max_age) if t is not None]
