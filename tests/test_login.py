@@ -676,11 +676,11 @@ def test_login_required_alias(env: Env) -> None:
 
 
 def test_explicit_secret_key() -> None:
-    e = make_env(secret_key="remember-only-secret-0123456789")
+    e = make_env(secret_key="remember-only-secret-0123456789-abcdef")
     log_in(e.client, remember="yes")
     cookie = e.client.cookies["remember_token"]
     signer = URLSafeSerializer(
-        "remember-only-secret-0123456789",
+        "remember-only-secret-0123456789-abcdef",
         salt="junco.login.remember",
         signer_kwargs={"digest_method": hashlib.sha256},
     )
@@ -690,11 +690,11 @@ def test_explicit_secret_key() -> None:
 
 
 def test_explicit_session_extension_provides_the_secret() -> None:
-    other = Session(secret_key="the-other-session-key-0123456789")
+    other = Session(secret_key="the-other-session-key-0123456789-abcdef")
     e = make_env(session=other)
     log_in(e.client, remember="yes")
     signer = URLSafeSerializer(
-        "the-other-session-key-0123456789",
+        "the-other-session-key-0123456789-abcdef",
         salt="junco.login.remember",
         signer_kwargs={"digest_method": hashlib.sha256},
     )
@@ -702,14 +702,16 @@ def test_explicit_session_extension_provides_the_secret() -> None:
 
 
 def test_key_rotation() -> None:
-    old = make_env(session_key="old-key-0123456789abcdef")
+    old = make_env(session_key="old-key-0123456789abcdef-0123456789")
     log_in(old.client, remember="yes")
     cookie = old.client.cookies["remember_token"]
-    new = make_env(session_key=["new-key-0123456789abcdef", "old-key-0123456789abcdef"])
+    new = make_env(
+        session_key=["new-key-0123456789abcdef-0123456789", "old-key-0123456789abcdef-0123456789"]
+    )
     client = TestClient(new.app, cookies={"remember_token": cookie}).sync
     assert client.get("/me").json == {"id": 1, "fresh": False}
     reissued = client.cookies["remember_token"]
-    only_new = make_env(session_key="new-key-0123456789abcdef")
+    only_new = make_env(session_key="new-key-0123456789abcdef-0123456789")
     again = TestClient(only_new.app, cookies={"remember_token": reissued}).sync
     assert again.get("/me").status_code == 200
     for c in (client, again):
@@ -753,7 +755,7 @@ def test_weak_explicit_secret_is_refused() -> None:
     r = log_in(e.client, remember="yes")  # the route turns ValueErrors into 400s
     assert (r.status_code, r.text) == (
         400,
-        "remember-cookie secret keys need at least 16 bytes each",
+        "remember-cookie secret keys need at least 32 bytes each",
     )
 
 

@@ -350,30 +350,41 @@ class Junco:
 
     # -- checking ----------------------------------------------------------------------
 
-    def check(self) -> list[Any]:
+    def check(self, workers: int | None = None) -> list[Any]:
         """What this app is missing for production: a list of ``junco.checks.Finding``.
 
         Errors first. ``junco check module:app`` prints them and exits non-zero
-        when there are any.
+        when there are any. ``workers``: the number of processes it will run
+        in (default ``WEB_CONCURRENCY``, else 1); state kept in memory is an
+        error with more than one.
         """
         from .checks import check_app
 
-        return check_app(self)
+        return check_app(self, workers)
 
     # -- running -----------------------------------------------------------------------
 
     def run(
         self,
         host: str = "127.0.0.1",
-        port: int = 5000,
+        port: int | None = None,
         debug: bool = False,
         ssl: Any = None,
         workers: int = 1,
         reload: bool = False,
         **options: Any,
     ) -> None:
-        """Serve the app with uvicorn (blocking). See :mod:`junco.server`."""
+        """Serve the app with uvicorn (blocking). See :mod:`junco.server`.
+
+        ``port`` defaults to the ``PORT`` environment variable, else 5000.
+        Called while ``junco run``/``routes``/``check`` import the module, it
+        does nothing but say so: put it under ``if __name__ == "__main__":``.
+        """
+        from ._startup import default_port
         from .server import run
+
+        if port is None:
+            port = default_port()
 
         run(
             self,

@@ -44,7 +44,7 @@ from .errors import render_error, wants_json
 from .exceptions import ConfigurationError, HTTPException
 from .redirects import is_safe_url
 from .response import Response
-from .sessions import SessionData, get_session
+from .sessions import MIN_SECRET_BYTES, SessionData, get_session
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -490,8 +490,10 @@ def _keys(secret: Any) -> tuple[bytes, ...]:
         )
     items = [secret] if isinstance(secret, (str, bytes)) else list(secret)
     keys = tuple(k.encode() if isinstance(k, str) else k for k in items)
-    if not keys or not all(isinstance(k, bytes) and len(k) >= 16 for k in keys):
-        raise ConfigurationError("remember-cookie secret keys need at least 16 bytes each")
+    if not keys or not all(isinstance(k, bytes) and len(k) >= MIN_SECRET_BYTES for k in keys):
+        raise ConfigurationError(
+            f"remember-cookie secret keys need at least {MIN_SECRET_BYTES} bytes each"
+        )
     return keys
 
 

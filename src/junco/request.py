@@ -8,6 +8,7 @@ are left to ``request.stream``, which enforces ``max_content_length`` as it read
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -30,6 +31,8 @@ class _Unset:
 
 _UNSET: Any = _Unset()
 _current: ContextVar[Request | None] = ContextVar("junco_request", default=None)
+
+logger = logging.getLogger("junco")
 
 
 def current_request() -> Request:
@@ -219,6 +222,9 @@ class Request:
     def json(self) -> Any:
         """The body parsed as JSON, or ``None`` if the content type is not JSON.
 
+        A body sent without ``Content-Type: application/json`` is not parsed
+        (as in Microdot); a line on the ``junco`` logger at DEBUG says so.
+
         Raises:
             HTTPException: 400 for malformed or too deeply nested JSON.
         """
@@ -229,6 +235,8 @@ class Request:
                 self._json = json_loads(body, self.app.max_json_depth) if body else None
             else:
                 self._json = None
+                if self._body:
+                    _not_parsed("json", mt, "send Content-Type: application/json")
         return self._json
 
     @property
@@ -236,13 +244,20 @@ class Request:
         """The urlencoded form, or ``None`` for other content types.
 
         Multipart bodies are parsed by the multipart extension, which fills
-        this attribute and :attr:`files`.
+        this attribute and :attr:`files` (decorate the handler with
+        ``@with_form_data``); without it, a line on the ``junco`` logger at
+        DEBUG says why the form is ``None``.
         """
         if self._form is _UNSET:
-            if self.mimetype == "application/x-www-form-urlencoded":
+            mt = self.mimetype
+            if mt == "application/x-www-form-urlencoded":
                 self._form = parse_urlencoded(self.body, self.app.max_form_fields, "form")
             else:
                 self._form = None
+                if mt == "multipart/form-data":
+                    _not_parsed("form", mt, "decorate the handler with @with_form_data")
+                elif self._body:
+                    _not_parsed("form", mt, "send a form (urlencoded or multipart)")
         return self._form  # type: ignore[no-any-return]
 
     @form.setter
@@ -323,6 +338,12 @@ class Request:
                 self._stream = RequestStream(self, b"".join(chunks), not more, size)
                 return
         self._body = b"".join(chunks)
+
+
+def _not_parsed(attr: str, mimetype: str, fix: str) -> None:
+    logger.debug(
+        "request.%s is None: the body's Content-Type is %r; %s", attr, mimetype or "(none)", fix
+    )
 
 
 def _too_large(limit: int) -> HTTPException:

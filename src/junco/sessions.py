@@ -74,7 +74,9 @@ _MAX_INBOUND = 4096
 _ID = re.compile(r"[A-Za-z0-9_-]{43}")
 _COOKIE_SALT = "junco.session"
 _ID_SALT = "junco.session.id"
-_MIN_KEY_BYTES = 16
+#: The shortest secret key junco accepts, in bytes: ``Session`` and ``Login``
+#: refuse shorter ones and ``app.check()`` reports them (J004). One rule for all.
+MIN_SECRET_BYTES = 32
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
@@ -213,7 +215,7 @@ class Session:
 
     Args:
         app: The app; or call :meth:`init_app` later.
-        secret_key: A key of at least 16 bytes, or a list of keys: the first
+        secret_key: A key of at least 32 bytes, or a list of keys: the first
             signs, all verify (to rotate, put the new key first).
         store: ``None`` keeps the data in a signed cookie; a
             :class:`SessionStore` (``MemoryStore``, ``RedisStore``, yours)
@@ -677,9 +679,9 @@ def _keys(secret_key: Any) -> list[bytes]:
     if not all(isinstance(k, (str, bytes)) for k in items):
         raise ConfigurationError("session secret keys must be str or bytes")
     keys = [k.encode() if isinstance(k, str) else k for k in items]
-    if any(len(k) < _MIN_KEY_BYTES for k in keys):
+    if any(len(k) < MIN_SECRET_BYTES for k in keys):
         raise ConfigurationError(
-            f"session secret keys need at least {_MIN_KEY_BYTES} bytes; "
+            f"session secret keys need at least {MIN_SECRET_BYTES} bytes; "
             "generate one with secrets.token_urlsafe(32)"
         )
     return keys
@@ -688,6 +690,7 @@ def _keys(secret_key: Any) -> list[bytes]:
 __all__ = [
     "DEFAULT_STORE_TTL",
     "MAX_COOKIE_BYTES",
+    "MIN_SECRET_BYTES",
     "Session",
     "SessionData",
     "SessionStore",
