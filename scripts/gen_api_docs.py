@@ -48,6 +48,8 @@ MODULES: tuple[str, ...] = (
     "junco.testing",
     "junco.paths",
     "junco.errors",
+    "junco.urls",
+    "junco.flash",
     "junco.cors",
     "junco.csrf",
     "junco.auth",

@@ -90,6 +90,8 @@ class Junco:
         #: ``f(request, error) -> str``: the HTML of the error pages junco renders
         #: for browsers (see :mod:`junco.errors`); ``None`` for the built-in page.
         self.error_page: Callable[..., str] | None = None
+        #: Route names given with ``name=`` (by ``id`` of the route); see :meth:`url_for`.
+        self.route_names: dict[int, str] = {}
         _hooks.bump()
 
     # -- configuration ----------------------------------------------------------------
@@ -117,22 +119,29 @@ class Junco:
 
     # -- routes ------------------------------------------------------------------------
 
-    def route(self, url_pattern: str, methods: list[str] | None = None) -> Callable[[F], F]:
+    def route(
+        self, url_pattern: str, methods: list[str] | None = None, name: str | None = None
+    ) -> Callable[[F], F]:
         """Register the decorated function for ``url_pattern`` and ``methods``.
 
         Args:
             url_pattern: e.g. ``/users/<int:id>``.
             methods: HTTP methods; ``['GET']`` when omitted.
+            name: The route's name for :meth:`url_for`; the function's name by default.
         """
 
         def decorator(f: F) -> F:
-            self.add_route(url_pattern, f, methods)
+            self.add_route(url_pattern, f, methods, name)
             return f
 
         return decorator
 
     def add_route(
-        self, url_pattern: str, handler: Callable[..., Any], methods: list[str] | None = None
+        self,
+        url_pattern: str,
+        handler: Callable[..., Any],
+        methods: list[str] | None = None,
+        name: str | None = None,
     ) -> Route:
         """Register ``handler`` without a decorator; returns the route."""
         websocket = bool(getattr(handler, "_junco_websocket", False))
@@ -143,28 +152,44 @@ class Junco:
         pattern = URLPattern(url_pattern, self.router.converters)
         route = Route(self, pattern, ms, handler, _hooks.is_async_callable(handler), websocket)
         self.router.add(route)
+        if name is not None:
+            self.route_names[id(route)] = name
         _hooks.bump()
         return route
 
-    def get(self, url_pattern: str) -> Callable[[F], F]:
+    def get(self, url_pattern: str, name: str | None = None) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['GET'])``."""
-        return self.route(url_pattern, ["GET"])
+        return self.route(url_pattern, ["GET"], name)
 
-    def post(self, url_pattern: str) -> Callable[[F], F]:
+    def post(self, url_pattern: str, name: str | None = None) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['POST'])``."""
-        return self.route(url_pattern, ["POST"])
+        return self.route(url_pattern, ["POST"], name)
 
-    def put(self, url_pattern: str) -> Callable[[F], F]:
+    def put(self, url_pattern: str, name: str | None = None) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['PUT'])``."""
-        return self.route(url_pattern, ["PUT"])
+        return self.route(url_pattern, ["PUT"], name)
 
-    def patch(self, url_pattern: str) -> Callable[[F], F]:
+    def patch(self, url_pattern: str, name: str | None = None) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['PATCH'])``."""
-        return self.route(url_pattern, ["PATCH"])
+        return self.route(url_pattern, ["PATCH"], name)
 
-    def delete(self, url_pattern: str) -> Callable[[F], F]:
+    def delete(self, url_pattern: str, name: str | None = None) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['DELETE'])``."""
-        return self.route(url_pattern, ["DELETE"])
+        return self.route(url_pattern, ["DELETE"], name)
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """The path of the route called ``name`` (its handler's name unless ``name=``).
+
+        Mounted apps' routes are found too, with their prefix; inside a request
+        the ASGI ``root_path`` is prepended. Arguments not in the pattern
+        become the query string. See :mod:`junco.urls`.
+
+        Raises:
+            junco.urls.BuildError: no such route, or the arguments do not fit.
+        """
+        from .urls import url_for
+
+        return url_for(self, name, **params)
 
     async def call_handler(self, route: Route, request: Request, args: Mapping[str, Any]) -> Any:
         """Call a route's handler: coroutines awaited, sync functions in a thread."""

@@ -43,8 +43,10 @@ from .auth import P, R, RouteDecorator, Wrapped, _call_route, _invoke
 from .errors import render_error, wants_json
 from .exceptions import ConfigurationError, HTTPException
 from .redirects import is_safe_url
+from .request import _current
 from .response import Response
 from .sessions import MIN_SECRET_BYTES, SessionData, get_session
+from .templating import add_context_processor
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -119,9 +121,13 @@ class Login:
         """Register this login on ``app`` (``app.extensions['login']``).
 
         Optional for logging in and out; it lets ``app.check()`` see the login
-        (a login needs a ``Session``, and its route deserves a rate limit).
+        (a login needs a ``Session``, and its route deserves a rate limit),
+        and gives the app's templates ``current_user``: the user loaded for
+        this request (by a guard such as ``login_required``, or
+        ``await login.get_current_user(request)``), else None.
         """
         app.extensions["login"] = self
+        add_context_processor(app, _template_user)
         return self
 
     # -- callbacks ---------------------------------------------------------------------
@@ -435,6 +441,13 @@ def _forbidden(request: Request) -> Response:
     if _wants_json(request):
         return render_error(request, HTTPException(403), form="json")
     raise HTTPException(403)
+
+
+def _template_user() -> dict[str, Any]:
+    request = _current.get()
+    if request is None or request.finished:
+        return {"current_user": None}
+    return {"current_user": request.g.get("current_user")}
 
 
 def _wants_json(request: Request) -> bool:

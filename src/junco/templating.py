@@ -67,7 +67,19 @@ def _environment(
         "autoescape", jinja.select_autoescape(AUTOESCAPE_EXTENSIONS, default_for_string=True)
     )
     env: jinja2.Environment = jinja.Environment(enable_async=enable_async, **settings)
+    env.globals.update(_HELPERS)
     return env
+
+
+def _helpers() -> dict[str, Any]:
+    from .flash import get_flashed_messages
+    from .urls import url_for_current
+
+    return {"url_for": url_for_current, "get_flashed_messages": get_flashed_messages}
+
+
+#: Globals of every template: ``url_for(name, **args)`` and ``get_flashed_messages()``.
+_HELPERS = _helpers()
 
 
 def _layered(top: dict[str, Any], below: Mapping[str, Any]) -> dict[str, Any]:
