@@ -207,10 +207,13 @@ def test_csp_page_has_one_script_with_the_nonce_and_one_without(client: SyncTest
 
 
 def test_404_is_a_page(client: SyncTestClient) -> None:
-    r = client.get("/no/such/page")
+    r = client.get("/no/such/page", headers={"Accept": "text/html"})
     assert r.status_code == 404
-    assert "<h1>404 Not Found</h1>" in r.text
+    assert "<h1>Not Found</h1>" in r.text
+    assert 'id="hint">Check the address' in r.text
     assert "content-security-policy" in r.headers
+    api = client.get("/no/such/page", headers={"Accept": "application/json"})
+    assert api.json["error"]["code"] == "not_found"
 
 
 def test_app_check_finds_no_errors(app: Junco) -> None:

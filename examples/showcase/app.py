@@ -58,7 +58,8 @@ def create_app(config: Config | None = None) -> Junco:
     async def load_user(user_id: Any) -> User | None:
         return await repo.get_user(user_id) if isinstance(user_id, str) else None
 
-    Templates(app, template_dir=HERE / "templates")
+    # error.html: the page junco's error renderer shows browsers (404, 413, 429, ...).
+    Templates(app, template_dir=HERE / "templates", error_template="error.html")
     # Attached as routes (not mounted), so security headers apply to the files too.
     StaticFiles(HERE / "static", max_age=3600).attach(app)
     # Ids in URLs are exactly what new_id() makes: nothing else reaches a handler.
