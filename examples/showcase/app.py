@@ -21,7 +21,7 @@ from junco.middleware.stack import Stack, secure_stack
 from junco.pubsub import Broadcast
 
 from . import accounts, notes, pages, realtime
-from .config import Config
+from .config import Config, is_random_key
 from .repository import User, make_repository
 from .services import Services
 from .tour import create_tour
@@ -46,6 +46,9 @@ def create_app(config: Config | None = None) -> Junco:
     # Room for a note's text and its attachments; anything bigger is a 413.
     body_limit = config.max_attachments * config.max_attachment + MiB
     app = Junco(debug=config.debug, max_content_length=body_limit)
+    if is_random_key(config.secret_key):
+        # junco run's banner warns: sessions will not survive a restart.
+        app.state["junco.random_secret_key"] = True
     stack = _security(app, config)
     broadcast = Broadcast(config.redis_url or "memory")
     broadcast.init_app(app)

@@ -94,3 +94,14 @@ def test_the_live_feed_reconnects_after_a_restart(
     with serve(create_app(config), port=port, timeout_graceful_shutdown=1):
         expect(page.locator("#feed-status")).to_have_text("Reconnected: live again.")
         shot(page, tmp_path, "feed-reconnected")
+
+
+def test_the_tour_looks_like_the_rest_of_the_site(
+    new_context: NewContext, showcase: str, tmp_path: Path
+) -> None:
+    page = new_context().new_page()
+    page.goto(showcase + "/tour/")
+    expect(page.locator("header .brand")).to_have_text("junco showcase")
+    # The showcase's stylesheet applies (its table style, not the browser's default).
+    assert page.evaluate("getComputedStyle(document.body).margin") != "8px"
+    shot(page, tmp_path, "tour")
