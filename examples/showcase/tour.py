@@ -62,7 +62,7 @@ def create_tour() -> Junco:
     def division_error(request: Request, exc: ZeroDivisionError) -> Any:
         return {"error": "division by zero"}, 400
 
-    @tour.get("/")
+    @tour.get("/", name="tour")  # url_for("tour") in the site's templates
     async def index(request: Request) -> Response:
         html = _index_html(request.url_prefix, request.root_path)
         return Response(html, headers={"Content-Type": "text/html; charset=utf-8"})
