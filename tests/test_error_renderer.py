@@ -146,6 +146,7 @@ def test_every_status_for_every_kind_of_client(status: int, kind: str) -> None:
         assert ctype.startswith("text/plain")
         assert "<" not in r.text
         assert "internals" not in r.text
+    assert "Accept" in r.headers["vary"]  # every form: the answer depends on Accept
     if status == 405:
         assert r.headers["allow"]
     if status in (429, 503):

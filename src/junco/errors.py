@@ -202,13 +202,15 @@ def render_error(
         h = request.headers
         form = negotiate(h.get("accept"), h.get("content-type"))
     if form == "text":
-        return plain_error(tb or message, status, headers)
-    info = error_info(request, status, message, code, headers, extra, tb)
-    if form == "json":
-        response = Response(json_dumps(info.as_json()), status, headers)
-        response.headers["Content-Type"] = JSON
+        response = plain_error(tb or message, status, headers)
     else:
-        response = _page(request, info, headers)
+        info = error_info(request, status, message, code, headers, extra, tb)
+        if form == "json":
+            response = Response(json_dumps(info.as_json()), status, headers)
+            response.headers["Content-Type"] = JSON
+        else:
+            response = _page(request, info, headers)
+    # The same URL answers each kind of client differently: caches must know.
     response.headers.add_vary("Accept")
     return response
 
