@@ -68,6 +68,8 @@ MODULES: tuple[str, ...] = (
     "junco.middleware.html_inject",
     "junco.middleware.stack",
     "junco.checks",
+    "junco.compat.microdot",
+    "junco.compat.microdot.wsgi",
 )
 
 HEADER = """\

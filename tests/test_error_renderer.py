@@ -136,7 +136,7 @@ def test_every_status_for_every_kind_of_client(status: int, kind: str) -> None:
         assert "Traceback" not in r.text
         assert "internals" not in r.text
     elif form == "json":
-        assert ctype == "application/json"
+        assert ctype.startswith("application/json")
         error = r.json["error"]
         assert (error["status"], error["code"]) == (status, CODES[status])
         assert isinstance(error["message"], str)
@@ -161,7 +161,7 @@ def test_the_page_says_what_to_do() -> None:
     page = produce(app, 429, "browser").text
     assert re.search(r"too many requests\. Try again in \d+ (seconds|minutes)\.", page), page
     assert "The limit is 1 KB" in produce(app, 413, "browser").text
-    assert "it accepts GET, HEAD, OPTIONS, POST" in produce(app, 405, "browser").text
+    assert "it accepts GET, POST, HEAD, OPTIONS" in produce(app, 405, "browser").text
     assert "Try again in 2 minutes" in produce(app, 503, "browser").text
     assert "<code>body.age</code>: not an int" in produce(app, 422, "browser").text
     assert "cookies" in produce(app, 431, "browser").text
@@ -218,7 +218,7 @@ def test_hostile_input_is_escaped_in_every_form() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#x27;&amp;" in page
     body = call(app, "GET", path, KINDS["api"])
     assert body.json["error"]["message"] == f"bad value {HOSTILE}"
-    assert body.headers["content-type"] == "application/json"
+    assert body.headers["content-type"].startswith("application/json")
     plain = call(app, "GET", path, {})
     assert plain.headers["content-type"].startswith("text/plain")
     # A 404 never echoes the path at all.
@@ -329,7 +329,8 @@ def test_a_failing_error_page_falls_back(caplog: pytest.LogCaptureFixture) -> No
 
 def test_head_gets_no_body() -> None:
     r = call(Junco(), "HEAD", "/nothing", KINDS["browser"])
-    assert (r.status_code, r.body) == (404, b"")
+    assert r.status_code == 404
+    assert not r.body  # (the test client reports no body as None, as Microdot's does)
 
 
 def test_the_home_link_follows_root_path() -> None:

@@ -57,7 +57,7 @@ def test_abort_with_reason() -> None:
 
     r = fetch(app, "/")
     assert (r.status_code, r.text) == (403, "no entry")
-    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.headers["content-type"] == "text/plain; charset=UTF-8"
 
 
 def test_abort_without_reason_uses_phrase() -> None:
@@ -87,12 +87,12 @@ def test_abort_with_headers() -> None:
         abort(429, headers={"Retry-After": "30"})
 
     r = fetch(app, "/")
-    assert (r.status_code, r.text, r.headers["retry-after"]) == (429, "Too Many Requests", "30")
+    assert (r.status_code, r.text, r.headers["retry-after"]) == (429, "Too many requests", "30")
 
 
 def test_http_exception_reason_is_plain_text_not_html() -> None:
     r = fetch(raising(HTTPException(400, "<script>x</script>")), "/")
-    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.headers["content-type"] == "text/plain; charset=UTF-8"
     assert r.text == "<script>x</script>"
 
 
@@ -105,11 +105,11 @@ def test_http_exception_attributes() -> None:
     exc = HTTPException(404)
     assert (exc.status_code, exc.reason, exc.detail, exc.headers) == (
         404,
-        "Not Found",
-        "Not Found",
+        "Not found",
+        "Not found",
         None,
     )
-    assert repr(exc) == "HTTPException(404, 'Not Found')"
+    assert repr(exc) == "HTTPException(404, 'Not found')"
     assert status_phrase(799) == "Unknown"
 
 
@@ -119,7 +119,7 @@ def test_http_exception_attributes() -> None:
 def test_unhandled_exception_is_generic_500(caplog: pytest.LogCaptureFixture) -> None:
     r = fetch(raising(ValueError("secret detail")), "/")
     assert r.status_code == 500
-    assert r.text == "Internal Server Error"
+    assert r.text == "Internal server error"
     assert "secret" not in r.text
     assert "Traceback" not in r.text
     errors = junco_errors(caplog)
@@ -137,7 +137,7 @@ def test_unhandled_exception_in_sync_handler_is_logged(caplog: pytest.LogCapture
         raise KeyError("k")
 
     r = fetch(app, "/x", "POST")
-    assert (r.status_code, r.text) == (500, "Internal Server Error")
+    assert (r.status_code, r.text) == (500, "Internal server error")
     assert [e.getMessage() for e in junco_errors(caplog)] == ["unhandled error in POST /x"]
 
 
@@ -364,7 +364,7 @@ def test_error_handler_that_raises_gives_generic_500(caplog: pytest.LogCaptureFi
         raise RuntimeError("handler bug")
 
     r = fetch(app, "/")
-    assert (r.status_code, r.text) == (500, "Internal Server Error")
+    assert (r.status_code, r.text) == (500, "Internal server error")
     errors = junco_errors(caplog)
     assert len(errors) == 1
     assert errors[0].exc_info is not None
@@ -379,7 +379,7 @@ def test_404_handler_that_raises_gives_generic_500() -> None:
         raise RuntimeError("handler bug")
 
     r = fetch(app, "/missing")
-    assert (r.status_code, r.text) == (500, "Internal Server Error")
+    assert (r.status_code, r.text) == (500, "Internal server error")
 
 
 def test_error_handler_that_aborts_gives_that_status() -> None:
@@ -401,7 +401,7 @@ def test_error_handler_returning_bad_value_gives_generic_500() -> None:
         return object()
 
     r = fetch(app, "/missing")
-    assert (r.status_code, r.text) == (500, "Internal Server Error")
+    assert (r.status_code, r.text) == (500, "Internal server error")
 
 
 def test_after_error_request_sees_handled_error_response() -> None:
@@ -427,11 +427,11 @@ def test_error_handlers_are_per_app() -> None:
         return "custom", 404
 
     assert fetch(a, "/x").text == "custom"
-    assert fetch(b, "/x").text == "Not Found"
+    assert fetch(b, "/x").text == "Not found"
 
 
 def test_debug_is_per_app() -> None:
     debug = raising(ValueError("shown"), debug=True)
     quiet = raising(ValueError("hidden"))
     assert "ValueError: shown" in fetch(debug, "/").text
-    assert fetch(quiet, "/").text == "Internal Server Error"
+    assert fetch(quiet, "/").text == "Internal server error"

@@ -138,7 +138,7 @@ def wsgi() -> Iterator[WSGIApp]:
 def test_requests(wsgi: WSGIApp) -> None:
     status, headers, body = call(wsgi, environ={"QUERY_STRING": "q=%C3%A9"})
     assert status == "200 OK"
-    assert headers["content-type"] == "application/json"
+    assert headers["content-type"] == "application/json; charset=UTF-8"
     assert body == b'{"hello":"wsgi","db":"connected","q":"\xc3\xa9"}'
     assert call(wsgi, "POST", "/echo", b"x" * 100_000)[2] == b"x" * 100_000
     form_type = {"CONTENT_TYPE": "application/x-www-form-urlencoded"}

@@ -65,7 +65,7 @@ def create_tour() -> Junco:
     @tour.get("/", name="tour")  # url_for("tour") in the site's templates
     async def index(request: Request) -> Response:
         html = _index_html(request.url_prefix, request.root_path)
-        return Response(html, headers={"Content-Type": "text/html; charset=utf-8"})
+        return Response(html, headers={"Content-Type": "text/html; charset=UTF-8"})
 
     @tour.get("/hello/<name>")
     async def hello(request: Request, name: str) -> str:
@@ -111,7 +111,7 @@ def _index_html(prefix: str, root: str = "") -> str:
     # The showcase's stylesheet and header: the tour looks like the rest of the site.
     home = escape(root + "/")
     return (
-        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+        "<!doctype html>\n<html lang=en><head><meta charset=UTF-8>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>junco tour · junco showcase</title>"
         f'<link rel="stylesheet" href="{home}static/app.css">'

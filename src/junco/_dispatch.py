@@ -216,7 +216,7 @@ def _no_route(request: Request, match: Any) -> Response:
     if match.allow:
         allow = allowed_methods(match.allow)
         if request.method == "OPTIONS":
-            return Response(status_code=204, headers={"Allow": allow})
+            return Response(headers={"Allow": allow})  # 200 and no body, as Microdot
         raise HTTPException(405, headers={"Allow": allow})
     raise HTTPException(404)
 

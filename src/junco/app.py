@@ -12,9 +12,9 @@ from . import _hooks
 from ._dispatch import handle_http, scan_headers
 from .exceptions import ConfigurationError, HTTPException, abort
 from .request import Request
-from .response import Response, _content_type_bytes
+from .response import _CT_FOLLOWERS, Response, _content_type_bytes
 from .routing import Mount, Parser, Route, Router, URLPattern
-from .types import ASGIApp, Receive, Scope, Send
+from .types import ASGIApp, Message, Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("junco")
@@ -70,7 +70,11 @@ class Junco:
         self.max_json_depth = max_json_depth
         self.max_header_bytes = max_header_bytes
         self.body_timeout = body_timeout
-        self.default_content_type = default_content_type or Response.default_content_type
+        if default_content_type is None:
+            self._set_default_ct(Response.default_content_type)
+            _CT_FOLLOWERS.add(self)
+        else:
+            self.default_content_type = default_content_type
         self.router = Router()
         self.before_request_handlers: list[_hooks.Hook] = []
         self.after_request_handlers: list[_hooks.Hook] = []
@@ -106,6 +110,12 @@ class Junco:
 
     @default_content_type.setter
     def default_content_type(self, value: str) -> None:
+        _CT_FOLLOWERS.discard(
+            self
+        )  # set for this app: Response's class attribute no longer applies
+        self._set_default_ct(value)
+
+    def _set_default_ct(self, value: str) -> None:
         self._default_content_type = value
         self.default_ct = _content_type_bytes(value)
 
@@ -225,6 +235,10 @@ class Junco:
         from .urls import url_for
 
         return url_for(self, name, **params)
+
+    def query(self, url_pattern: str) -> Callable[[F], F]:
+        """Shortcut for ``route(url_pattern, methods=['QUERY'])`` (a safe request with a body)."""
+        return self.route(url_pattern, ["QUERY"])
 
     async def call_handler(self, route: Route, request: Request, args: Mapping[str, Any]) -> Any:
         """Call a route's handler: coroutines awaited, sync functions in a thread."""
@@ -370,6 +384,27 @@ class Junco:
         self.shutdown_handlers.append(f)
         return f
 
+    async def dispatch_request(self, req: Request) -> Response:
+        """Run ``req`` through the app and return the response it produced.
+
+        Microdot's entry point, for tests that drive the app by hand. A thin
+        adapter: the request's ASGI scope goes through the normal path and the
+        messages sent are gathered into a :class:`Response`
+        (``Response.already_handled`` if nothing was sent).
+        """
+        messages: list[Message] = []
+
+        async def collect(message: Message) -> None:
+            messages.append(message)
+
+        await self(req.asgi_scope, req.receive, collect)
+        start = next((m for m in messages if m["type"] == "http.response.start"), None)
+        if start is None:
+            return Response.already_handled
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])]
+        return Response(body, start["status"], raw)
+
     # -- ASGI --------------------------------------------------------------------------
 
     # The ASGI entry point; see _dispatch.handle_http.
@@ -471,9 +506,20 @@ class Junco:
         await start_server(self, host=host, port=port, debug=debug, ssl=ssl, **options)
 
     def shutdown(self) -> None:
-        """Ask the server started by ``run``/``start_server`` to stop gracefully."""
+        """Ask the server started by ``run``/``start_server`` (or ``junco run``) to stop gracefully.
+
+        Under a server started some other way (``uvicorn module:app``) there
+        is nothing to stop from here, and a warning says so: stop that
+        server itself (Microdot's ASGI app would send SIGTERM to its whole
+        process group, which junco does not do on purpose).
+        """
         if self.server is not None:
             self.server.should_exit = True
+        else:
+            logger.warning(
+                "app.shutdown(): no server started by junco to stop; stop the outside "
+                "server itself (for uvicorn, send its process SIGTERM)"
+            )
 
 
 async def _call_foreign(

@@ -36,15 +36,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._parsing import json_dumps
-from .exceptions import HTTPException, default_code, status_phrase
+from .exceptions import HTTPException, default_code, error_text, status_phrase
 from .response import Response
 
 if TYPE_CHECKING:
     from .request import Request
 
 logger = logging.getLogger("junco")
-PLAIN = "text/plain; charset=utf-8"
+PLAIN = "text/plain; charset=UTF-8"  # as Microdot spells it
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
 #: What an app may set as ``app.error_page``: the HTML of the page for an error.
@@ -195,7 +194,7 @@ def render_error(
         status, message, headers = exc.status_code, exc.reason, exc.headers
         code, extra, tb = exc.code, exc.extra, None
     else:
-        status, message, headers = 500, status_phrase(500), None
+        status, message, headers = 500, error_text(500), None
         code, extra = default_code(500), None
         tb = "".join(traceback.format_exception(exc)) if debug else None
     if form is None:
@@ -206,8 +205,8 @@ def render_error(
     else:
         info = error_info(request, status, message, code, headers, extra, tb)
         if form == "json":
-            response = Response(json_dumps(info.as_json()), status, headers)
-            response.headers["Content-Type"] = JSON
+            # A dict: the response's own JSON type and encoding, as for a handler's dict.
+            response = Response(info.as_json(), status, headers)
         else:
             response = _page(request, info, headers)
     # The same URL answers each kind of client differently: caches must know.
@@ -291,7 +290,7 @@ def html_page(info: ErrorInfo, nonce: str | None = None) -> str:
         "</style></head><body><main>",
         f'<p class="status">{info.status}</p><h1>{e(info.title)}</h1>',
     ]
-    if info.message and info.message != info.title:
+    if info.message and info.message.lower() != info.title.lower():
         parts.append(f'<p class="message">{e(info.message)}</p>')
     parts.append(f'<p class="hint">{e(info.hint)}</p>')
     parts.extend(_field_errors(info.extra.get("errors")))

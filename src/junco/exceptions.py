@@ -51,6 +51,23 @@ def default_code(status_code: int) -> str:
     return code or "error"
 
 
+# Microdot's own wording where it has one; others follow its sentence case.
+_MICRODOT_TEXTS = {413: "Payload too large"}
+
+
+def error_text(status_code: int) -> str:
+    """The default body of an error response, worded as Microdot words it.
+
+    ``"Not found"``, ``"Bad request"``, ``"Internal server error"``,
+    ``"Payload too large"``...: the standard phrase in sentence case.
+    """
+    text = _MICRODOT_TEXTS.get(status_code)
+    if text is None:
+        phrase = status_phrase(status_code)
+        text = phrase[:1] + phrase[1:].lower()
+    return text
+
+
 class HTTPException(Exception):
     """An error that becomes an HTTP response with the given status.
 
@@ -61,8 +78,8 @@ class HTTPException(Exception):
 
     Args:
         status_code: The HTTP status of the response.
-        reason: The message; the standard phrase when omitted. It is the whole
-            body of a ``text/plain`` response.
+        reason: The message; :func:`error_text` when omitted. It is the whole
+            body of a ``text/plain`` response, never interpreted as HTML.
         headers: Extra headers for the error response.
         code: A stable machine-readable snake_case code (``"csrf_token_missing"``);
             by default one for the status (``"not_found"``, ...).
@@ -84,7 +101,7 @@ class HTTPException(Exception):
         extra: Mapping[str, Any] | None = None,
     ) -> None:
         self.status_code = status_code
-        self.reason = reason if reason is not None else status_phrase(status_code)
+        self.reason = reason if reason is not None else error_text(status_code)
         self.headers = dict(headers) if headers else None
         if code is None:
             code = default_code(status_code)

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 from urllib.parse import urlsplit
 
 from . import _draining, _hooks
@@ -58,7 +58,7 @@ _CONNECTING, _OPEN, _CLOSED = 0, 1, 2
 _REFUSED = 1008  # policy violation; servers answer a pre-accept close with 403 anyway
 _GOING_AWAY = 1001
 
-Handler = Callable[..., Awaitable[Any]]
+Handler = Callable[..., Any]  # async, or sync (run in a thread)
 
 
 class WebSocketError(Exception):
@@ -100,6 +100,11 @@ class WebSocket:
         max_message_size: Largest incoming message in bytes; bigger → close 1009.
         close_code: How the connection ended, once it has.
     """
+
+    #: Microdot's class-wide limit: ``-1`` (the default) means the app's
+    #: ``max_body_length``. ``with_websocket(max_message_size=...)`` and
+    #: ``app.extensions['websocket_max_message_size']`` win over it.
+    max_message_length: ClassVar[int] = -1
 
     def __init__(self, request: Request, channel: _Channel, max_message_size: int) -> None:
         self.request = request
@@ -339,7 +344,9 @@ def with_websocket(
     Use it bare (``@with_websocket``) or with options, under ``@app.route``.
 
     Args:
-        f: The handler, an ``async`` function.
+        f: The handler. An ``async`` function, or a plain one, which runs in
+            a worker thread (as sync HTTP handlers do) and gets a
+            :class:`BlockingWebSocket` whose methods block.
         accept: Accept the handshake before calling the handler. With
             ``False`` the handler must call ``await ws.accept(...)`` itself, or
             refuse: ``await ws.close()``, ``abort(status)`` or return a response.
@@ -366,7 +373,7 @@ def with_websocket(
 
     def decorate(fn: Handler) -> Handler:
         if not _hooks.is_async_callable(fn):
-            raise TypeError("a WebSocket handler must be an async function")
+            fn = _in_thread(fn)
 
         @functools.wraps(fn)
         async def websocket_handler(request: Request, **url_args: Any) -> Any:
@@ -435,7 +442,47 @@ def _max_size(request: Request, size: int | None) -> int:
     for app in (request.route.app if request.route else None, request.app):
         if app is not None and "websocket_max_message_size" in app.extensions:
             return int(app.extensions["websocket_max_message_size"])
-    return DEFAULT_MAX_MESSAGE_SIZE
+    if WebSocket.max_message_length != -1:
+        return WebSocket.max_message_length
+    return int(getattr(request.app, "max_body_length", DEFAULT_MAX_MESSAGE_SIZE))
+
+
+class BlockingWebSocket:
+    """The :class:`WebSocket` of a sync handler: the same methods, blocking.
+
+    The handler runs in a worker thread; each call runs the coroutine on the
+    event loop and waits for it. Other attributes are the WebSocket's own.
+    """
+
+    def __init__(self, ws: WebSocket, loop: asyncio.AbstractEventLoop) -> None:
+        self.ws = ws
+        self._loop = loop
+
+    def _wait(self, coro: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()  # type: ignore[arg-type]
+
+    def receive(self) -> str | bytes:
+        return self._wait(self.ws.receive())  # type: ignore[no-any-return]
+
+    def send(self, data: str | bytes) -> None:
+        self._wait(self.ws.send(data))
+
+    def accept(self, subprotocol: str | None = None, headers: HeaderInput = None) -> None:
+        self._wait(self.ws.accept(subprotocol, headers))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        self._wait(self.ws.close(code, reason))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ws, name)
+
+
+def _in_thread(fn: Callable[..., Any]) -> Handler:
+    async def run(request: Request, ws: WebSocket, **args: Any) -> Any:
+        blocking = BlockingWebSocket(ws, asyncio.get_running_loop())
+        return await asyncio.to_thread(fn, request, blocking, **args)
+
+    return functools.wraps(fn)(run)
 
 
 def _normalize_origins(origins: Iterable[str]) -> tuple[str, ...]:
@@ -557,6 +604,7 @@ async def _refuse(request: Request, response: Response | None, channel: _Channel
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "BlockingWebSocket",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketError",

@@ -95,7 +95,7 @@ class WSGIApp:
             body = text.encode()
             start_response(
                 status,
-                [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+                [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))],
             )
             return [body]
         adapter, loop = self._start()
