@@ -50,6 +50,7 @@ MODULES: tuple[str, ...] = (
     "junco.errors",
     "junco.urls",
     "junco.flash",
+    "junco.origins",
     "junco.cors",
     "junco.csrf",
     "junco.auth",

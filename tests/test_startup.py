@@ -210,16 +210,16 @@ def test_several_workers_with_memory_state_is_an_error(
 ) -> None:
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
     app = memory_backed
-    assert "J013" not in [f.code for f in app.check()]
-    (finding,) = [f for f in app.check(workers=4) if f.code == "J013"]
+    assert "J014" not in [f.code for f in app.check()]
+    (finding,) = [f for f in app.check(workers=4) if f.code == "J014"]
     assert finding.severity == "error"
     assert "Broadcast messages, rate limits, sessions" in finding.message
     assert "4 workers" in finding.message
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
-    assert "J013" in [f.code for f in app.check()]
+    assert "J014" in [f.code for f in app.check()]
     monkeypatch.delenv("WEB_CONCURRENCY")
     assert cli.main(["check", "tests.test_startup:memory_backed", "--workers", "2"]) == 1
-    assert "J013 error" in capsys.readouterr().out
+    assert "J014 error" in capsys.readouterr().out
 
 
 def test_logging_to_stderr_is_undone() -> None:

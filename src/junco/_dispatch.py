@@ -103,7 +103,7 @@ async def handle_http(
     # marked finished instead, and current_request() refuses finished ones.
     _current.set(request)
     plan = app._root_plan
-    if plan is None or app._plans_gen != _hooks.generation[0]:
+    if plan is None:
         plan = app.root_plan()
     body = None
     try:
@@ -169,7 +169,7 @@ async def handle_http(
             await response.send(request, send)
     except Exception:
         # Headers are out: nothing to do but log and end the stream.
-        logger.exception("error while sending the response to %s %s", request.method, path)
+        logger.exception("error while sending the response to %s %s", request.method, request.path)
     finally:
         request.finished = True
 

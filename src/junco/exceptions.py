@@ -138,8 +138,13 @@ def abort(
     raise HTTPException(status_code, reason, headers, code=code, extra=extra)
 
 
-class ConfigurationError(ValueError):
-    """The application was set up in a way that cannot work or is unsafe."""
+class ConfigurationError(ValueError, TypeError):
+    """The application was set up in a way that cannot work or is unsafe.
+
+    Raised at registration or construction time, never while serving. It is a
+    ``ValueError`` and a ``TypeError`` at once, so code written against either
+    (a bad value, a wrong kind of argument) keeps catching it.
+    """
 
 
 class ClientDisconnect(Exception):
