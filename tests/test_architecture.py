@@ -36,6 +36,7 @@ CORE = (
     "junco.lifespan",
     "junco.calling",
     "junco._foreign",
+    "junco.errors",
 )
 #: What the core may load besides itself (neutral helpers, no extension).
 CORE_HELPERS = {"junco._parsing", "junco._draining", "junco.types"}
