@@ -159,5 +159,13 @@ class SessionStoreError(Exception):
     """
 
 
+class PubSubError(Exception):
+    """Base class of the pub/sub errors (:mod:`junco.pubsub` re-exports them)."""
+
+
+class BroadcastUnavailable(PubSubError):
+    """The backend cannot be reached (Redis is down) or the broadcast is not connected (503)."""
+
+
 class StoreUnavailable(RuntimeError):
     """A store (Redis) did not answer when the app started; the start-up fails."""

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ._parsing import json_dumps, json_loads
-from .exceptions import ConfigurationError, HTTPException
+from .exceptions import BroadcastUnavailable, ConfigurationError, HTTPException, PubSubError
 from .stores.resolve import resolve_store, startup_check
 
 if TYPE_CHECKING:
@@ -45,10 +45,6 @@ DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024
 MAX_CHANNEL_LENGTH = 256
 _TEXT, _BYTES, _JSON = b"\x00s", b"\x00b", b"\x00j"
 _JSON_DEPTH = 64
-
-
-class PubSubError(Exception):
-    """Base class of the pub/sub errors."""
 
 
 class SubscriberDropped(PubSubError):
@@ -65,10 +61,6 @@ class InvalidChannel(PubSubError, ValueError):
 
 class MessageTooLarge(PubSubError, ValueError):
     """A message exceeds ``max_message_size`` once encoded (413 in a handler)."""
-
-
-class BroadcastUnavailable(PubSubError):
-    """The backend cannot be reached (Redis is down) or the broadcast is not connected (503)."""
 
 
 class Backend(Protocol):

@@ -148,7 +148,7 @@ class RedisBackend:
         Raises:
             BroadcastUnavailable: Redis is unreachable.
         """
-        from ..pubsub import BroadcastUnavailable
+        from ..exceptions import BroadcastUnavailable
 
         if self.client is None:
             raise BroadcastUnavailable("the broadcast is not connected")
