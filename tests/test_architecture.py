@@ -19,6 +19,7 @@ from junco import Junco
 from junco import app as app_module
 from junco.app import register_scope
 from tests.asyncrun import run
+from tests.conftest import Sync
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "junco"
 
@@ -131,3 +132,37 @@ def test_websocket_routes_are_declared_by_a_route_options_record() -> None:
     assert RouteOptions.of(echo).protocol == "websocket"
     assert RouteOptions.of(plain).protocol == "http"
     assert not hasattr(echo, "_junco_websocket")
+
+
+def test_per_request_data_of_extensions_goes_through_slots() -> None:
+    # One key object per datum (junco.request.Slot): no module reaches into
+    # another's request attributes by a string key.
+    offenders = [
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if path.name != "request.py" and "request.__dict__" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
+
+
+def test_a_slot_is_typed_storage_on_the_request(sync: Sync) -> None:
+    from junco.request import REQUEST_ID, Slot
+    from junco.sessions import SESSION
+
+    seen: dict[str, Any] = {}
+    mine: Slot[int] = Slot("_junco_test_slot")
+    app = Junco()
+
+    @app.before_request
+    def before(request: Any) -> None:
+        seen["unset"] = (mine.get(request), mine.is_set(request), mine.get(request, 7))
+        mine.set(request, 42)
+        REQUEST_ID.set(request, "abc")
+
+    @app.get("/")
+    async def index(request: Any) -> str:
+        seen["set"] = (mine.get(request), request.request_id, SESSION.get(request))
+        return "ok"
+
+    assert sync(app).get("/").status_code == 200
+    assert seen == {"unset": (None, False, 7), "set": (42, "abc", None)}

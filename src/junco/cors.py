@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from .exceptions import ConfigurationError, HTTPException
 from .origins import normalize_origin, request_origin
+from .request import Slot
 from .response import Response
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ SAFELISTED_HEADERS = frozenset(
 PREFLIGHT_REFUSAL = "CORS preflight refused"
 PREFLIGHT_VARY = ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_ANSWERED = "_junco_cors_preflight"  # request.__dict__ key: the preflight was ours
+_ANSWERED: Slot[bool] = Slot("_junco_cors_preflight")  # the preflight was ours
 
 
 #: The request's ``Origin`` (see :func:`junco.origins.request_origin`): a repeated
@@ -204,7 +205,7 @@ class CORS:
         method = headers.get("access-control-request-method")
         if origin is None or method is None:
             return None  # a plain OPTIONS request: routing answers it
-        request.__dict__[_ANSWERED] = True
+        _ANSWERED.set(request, True)
         cors = self.preflight_headers(request)
         if not cors:
             # Rendered like any error (the app's handler, else junco's renderer).
@@ -218,7 +219,7 @@ class CORS:
 
     def after_request(self, request: Request, response: Response) -> None:
         """Add the actual-request headers (and ``Vary: Origin``) to ``response``."""
-        if _ANSWERED in request.__dict__:
+        if _ANSWERED.is_set(request):
             return
         headers = response.headers
         if self.any_origin:

@@ -60,7 +60,7 @@ from .exceptions import ConfigurationError, HTTPException
 from .middleware.proxy import apply_proxy_headers
 from .origins import normalize_origin, own_origin, request_origin
 from .paths import normalize_path
-from .request import current_request
+from .request import Slot, current_request
 from .sessions import SESSION
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ _TOKEN_REFUSALS = {
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{86}")  # 64 bytes in unpadded base64url
 _SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes in unpadded base64url
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_ROTATED = "_junco_csrf_rotated"  # request.__dict__ key: the secret was replaced
+_ROTATED: Slot[bool] = Slot("_junco_csrf_rotated")  # the secret was replaced
 _EXEMPT, _PROTECT = "exempt", "protect"
 _CHAIN_LIMIT = 32
 
@@ -339,10 +339,10 @@ class CSRF:
         request = request or current_request()
         session = _session_of(request)
         session.pop(SESSION_KEY, None)
-        request.__dict__[_ROTATED] = True
+        _ROTATED.set(request, True)
 
     def _rotate_if_regenerated(self, request: Request, session: SessionData) -> None:
-        if _ROTATED not in request.__dict__ and _regenerated(session):
+        if not _ROTATED.is_set(request) and _regenerated(session):
             self.rotate(request)
 
     def check_token(self, request: Request, session: SessionData) -> str | None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import HTTPException, default_code, error_text, status_phrase
+from .request import CSP_NONCE, REQUEST_ID
 from .response import Response
 
 if TYPE_CHECKING:
@@ -226,7 +227,7 @@ def error_info(
     """Gather what the HTML and JSON forms show about an error."""
     retry_after = _retry_after(headers)
     extra = dict(extra or {})
-    rid = request.__dict__.get("request_id") if request is not None else None
+    rid = REQUEST_ID.get(request) if request is not None else None
     return ErrorInfo(
         status=status,
         title=status_phrase(status),
@@ -268,12 +269,11 @@ def _custom_page(request: Request) -> ErrorPage | None:
 
 def _style_nonce(request: Request) -> str | None:
     """The request's CSP nonce, made when a ``CSPNonce`` covers styles."""
-    d = request.__dict__
-    nonce = d.get("csp_nonce")
+    nonce = CSP_NONCE.get(request)
     if nonce is None and any(
         "style-src" in getattr(m, "directives", ()) for m in request.app.middleware
     ):
-        nonce = d["csp_nonce"] = secrets.token_urlsafe(16)
+        nonce = CSP_NONCE.set(request, secrets.token_urlsafe(16))
     return nonce if isinstance(nonce, str) else None
 
 

@@ -50,7 +50,14 @@ from .exceptions import ConfigurationError, HTTPException
 from .redirects import is_safe_url
 from .request import _current
 from .response import Response
-from .sessions import MIN_SECRET_BYTES, SessionData, SessionStoreError, _unsign, get_session
+from .sessions import (
+    MIN_SECRET_BYTES,
+    SESSION_USER_ID,
+    SessionData,
+    SessionStoreError,
+    _unsign,
+    get_session,
+)
 from .templating import add_context_processor
 
 if TYPE_CHECKING:
@@ -63,7 +70,7 @@ T = TypeVar("T")
 logger = logging.getLogger("junco")
 Policy = Callable[..., Any]
 
-_KEYS = ("_user_id", "_fresh", "_user_version", "_remember")
+_KEYS = (SESSION_USER_ID, "_fresh", "_user_version", "_remember")
 _COOKIE_KEYS = {"u", "v", "e", "f", "t"}
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SALT = "junco.login.remember"
@@ -211,11 +218,11 @@ class Login:
         version = await self._version(user)
         days = self._remember_days(remember)
         session = get_session(request)
-        if session.get("_user_id") not in (None, user_id):
+        if session.get(SESSION_USER_ID) not in (None, user_id):
             session.clear()  # another user's data must not carry over
         session.regenerate()
         session.pop("_remember", None)  # typed the password: no longer tied to a token family
-        session.update({"_user_id": user_id, "_fresh": True, "_user_version": version})
+        session.update({SESSION_USER_ID: user_id, "_fresh": True, "_user_version": version})
         request.g.current_user = user
         request.g._junco_login_loaded = True
         await _rotate_csrf(request)
@@ -236,7 +243,7 @@ class Login:
         user's session version to end those too).
         """
         session = get_session(request)
-        user_id = session.get("_user_id")
+        user_id = session.get(SESSION_USER_ID)
         raw = request.cookies.get(self.remember_cookie)
         payload = None if raw is None else self._decode(request, raw)
         if user_id is None and payload is not None:
@@ -354,7 +361,7 @@ class Login:
 
     async def _load(self, request: Request) -> Any:
         session = get_session(request)
-        user_id = session.get("_user_id")
+        user_id = session.get(SESSION_USER_ID)
         if user_id is None:
             return await self._restore(request, session)
         user = await self._load_user(user_id)
@@ -394,7 +401,7 @@ class Login:
         session.regenerate()
         session.update(
             {
-                "_user_id": payload["u"],
+                SESSION_USER_ID: payload["u"],
                 "_fresh": False,
                 "_user_version": payload["v"],
                 "_remember": payload["f"],

@@ -75,6 +75,11 @@ class Slot(Generic[T]):
         return f"Slot({self.name!r})"
 
 
+#: The request id (``request.request_id``): ``RequestID`` sets it, error pages show it.
+REQUEST_ID: Slot[str] = Slot("request_id")
+#: The CSP nonce (``request.csp_nonce``): made by ``csp_nonce()``, used by error pages.
+CSP_NONCE: Slot[str] = Slot("csp_nonce")
+
 _current: ContextVar[Request | None] = ContextVar("junco_request", default=None)
 
 logger = logging.getLogger("junco")
@@ -541,4 +546,4 @@ class RequestStream:
         return self.chunks()
 
 
-__all__ = ["Request", "RequestStream", "Slot", "current_request"]
+__all__ = ["CSP_NONCE", "REQUEST_ID", "Request", "RequestStream", "Slot", "current_request"]

@@ -73,6 +73,8 @@ R = TypeVar("R")
 
 #: Where a request's session lives; also readable as ``request.session``.
 SESSION: Slot[SessionData] = Slot("session")
+#: The session key holding the logged-in user's id (``Login`` writes it, ``Audit`` reads it).
+SESSION_USER_ID = "_user_id"
 #: Largest ``name=value`` a session cookie may have; browsers drop bigger ones.
 MAX_COOKIE_BYTES = 4000
 #: Record lifetime in server stores when no timeout or ``max_age`` is set.

@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..calling import is_async_callable
 from ..exceptions import ConfigurationError, HTTPException
-from ..sessions import SESSION
+from ..request import REQUEST_ID, Slot
+from ..sessions import SESSION, SESSION_USER_ID
 from .proxy import client_ip
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ DEFAULT_PATTERNS: tuple[re.Pattern[str], ...] = (CARD_NUMBER, JWT, BEARER)
 MAX_TEXT = 1000  # characters kept of any one value
 MAX_ITEMS = 100  # fields, keys or list items kept per container
 MAX_DEPTH = 8
-_START = "_junco_audit_start"
+_START: Slot[float] = Slot("_junco_audit_start")
 _WARN_EVERY = 10.0
 
 
@@ -179,7 +180,7 @@ class Audit:
     def before_request(self, request: Request) -> None:
         """Note when the request started (only for the recorded methods)."""
         if self.methods is None or request.method in self.methods:
-            request.__dict__[_START] = time.perf_counter()
+            _START.set(request, time.perf_counter())
 
     def after_request(self, request: Request, response: Response) -> None:
         """Build the record for this request and hand it to the sink."""
@@ -198,11 +199,11 @@ class Audit:
 
     def record(self, request: Request, response: Response) -> dict[str, Any]:
         """The audit record of ``request`` answered by ``response``."""
-        start = request.__dict__.get(_START)
+        start = _START.get(request)
         route = request.route
         record: dict[str, Any] = {
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
-            "request_id": request.__dict__.get("request_id"),
+            "request_id": REQUEST_ID.get(request),
             "client_ip": _clip(client_ip(request)),
             "user_id": self._user(request),
             "method": request.method,
@@ -237,7 +238,7 @@ class Audit:
         session = SESSION.get(request)
         if session is not None:
             try:
-                uid = session.get("_user_id")
+                uid = session.get(SESSION_USER_ID)
             except Exception:  # a session that cannot be read has no user for us
                 uid = None
             if uid is not None:

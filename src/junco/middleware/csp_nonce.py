@@ -38,15 +38,14 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
-from ..request import current_request
+from ..request import CSP_NONCE, Slot, current_request
 
 if TYPE_CHECKING:
     from ..request import Request
     from ..response import Response
 
-#: ``request.__dict__`` key for the stand-in policy: ``(value, nonce, directives)``.
-FALLBACK_KEY = "_junco_csp_fallback"
-_NONCE_ATTR = "csp_nonce"
+#: The stand-in policy CSPNonce set, for SecurityHeaders: ``(value, nonce, directives)``.
+CSP_FALLBACK: Slot[tuple[str, str, tuple[str, ...]]] = Slot("_junco_csp_fallback")
 _PLACEHOLDER = "\x00"  # never in a header value: safe to substitute
 _CSP = "content-security-policy"
 _CSP_REPORT_ONLY = "content-security-policy-report-only"
@@ -63,10 +62,9 @@ def csp_nonce(request: Request | None = None) -> str:
     """
     if request is None:
         request = current_request()
-    d = request.__dict__
-    nonce: str | None = d.get(_NONCE_ATTR)
+    nonce = CSP_NONCE.get(request)
     if nonce is None:
-        nonce = d[_NONCE_ATTR] = secrets.token_urlsafe(16)
+        nonce = CSP_NONCE.set(request, secrets.token_urlsafe(16))
     return nonce
 
 
@@ -139,7 +137,7 @@ class CSPNonce:
 
     def after_request(self, request: Request, response: Response) -> None:
         """Put the nonce (if this request made one) into the response's policy."""
-        nonce = request.__dict__.get(_NONCE_ATTR)
+        nonce = CSP_NONCE.get(request)
         if nonce is None:
             if response.body_iter is None:
                 return
@@ -149,7 +147,7 @@ class CSPNonce:
         if current is None:
             value = merge_nonce("", nonce, self.directives)
             d[_CSP] = [value]
-            request.__dict__[FALLBACK_KEY] = (value, nonce, self.directives)
+            CSP_FALLBACK.set(request, (value, nonce, self.directives))
         else:
             d[_CSP] = self._merged(current, nonce)
         report_only = d.get(_CSP_REPORT_ONLY)

@@ -39,12 +39,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
+from ..request import Slot
 
 if TYPE_CHECKING:
     from ..request import Request
 
-_APPLIED = "_junco_proxy_applied"
-_CLIENT_IP = "client_ip"
+_APPLIED: Slot[bool] = Slot("_junco_proxy_applied")
+#: The client's address (``request.client_ip``); read it with :func:`client_ip`.
+CLIENT_IP: Slot[str] = Slot("client_ip")
 _CACHE_SIZE = 1024
 _SCHEMES = {"http": ("http", "ws"), "https": ("https", "wss"), "ws": ("http", "ws")}
 _SCHEMES["wss"] = _SCHEMES["https"]
@@ -118,14 +120,13 @@ class ProxyHeaders:
 
         Idempotent: a request is only processed once.
         """
-        d = request.__dict__
-        if _APPLIED in d:
+        if _APPLIED.is_set(request):
             return
-        d[_APPLIED] = True
+        _APPLIED.set(request, True)
         scope = request.asgi_scope
         client = scope.get("client")
         peer: str | None = client[0] if client else None
-        d[_CLIENT_IP] = peer or ""
+        CLIENT_IP.set(request, peer or "")
         if not self.trusts_peer(peer):
             return
         found: dict[str, list[str]] = {}
@@ -139,7 +140,7 @@ class ProxyHeaders:
         fors, protos, hosts = hops
         index, ip = self._client(fors)
         if ip is not None and ip != peer:
-            d[_CLIENT_IP] = ip
+            CLIENT_IP.set(request, ip)
             scope["client"] = (ip, 0)
         proto = _pick(protos, index, len(fors))
         if proto is not None:
@@ -321,11 +322,10 @@ def apply_proxy_headers(request: Request) -> None:
     Components that read the client address, scheme or host in a hook that may
     run before ``ProxyHeaders`` call this first.
     """
-    d = request.__dict__
-    if _APPLIED not in d:
+    if not _APPLIED.is_set(request):
         proxy = _find(request)
         if proxy is None:
-            d[_APPLIED] = True
+            _APPLIED.set(request, True)
         else:
             proxy.apply(request)
 
@@ -336,13 +336,13 @@ def client_ip(request: Request) -> str:
     The one function rate limits, audit trails and logs should use. Returns
     ``""`` when the server gave no peer address (a Unix socket, say).
     """
-    ip: str | None = request.__dict__.get(_CLIENT_IP)
+    ip = CLIENT_IP.get(request)
     if ip is None:
         apply_proxy_headers(request)
-        ip = request.__dict__.get(_CLIENT_IP)
+        ip = CLIENT_IP.get(request)
         if ip is None:
             client = request.asgi_scope.get("client")
-            ip = request.__dict__[_CLIENT_IP] = client[0] if client else ""
+            ip = CLIENT_IP.set(request, client[0] if client else "")
     return ip
 
 

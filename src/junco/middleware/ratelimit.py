@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..calling import call_callback
 from ..exceptions import ConfigurationError, HTTPException
 from ..paths import normalize_path
+from ..request import Slot
 from ..stores.ratelimit_memory import (
     Check,
     MemoryRateLimitStore,
@@ -60,7 +61,7 @@ KeyFunc = Callable[["Request"], Any]  # returns str, None (exempt) or an awaitab
 logger = logging.getLogger("junco")
 
 _MARK = "_junco_rate_limits"
-_STATE = "_junco_rate_limit"
+_STATE: Slot[Any] = Slot("_junco_rate_limit")
 _UNITS = {
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
     **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
@@ -320,18 +321,18 @@ class RateLimit:
             return
         if outcome.allowed:
             if self.headers:
-                request.__dict__[_STATE] = _headers(checks, outcome, None)
+                _STATE.set(request, _headers(checks, outcome, None))
             return
         refused = _headers(checks, outcome, _refusal(checks, outcome))
         if self.headers:
-            request.__dict__[_STATE] = refused
+            _STATE.set(request, refused)
         else:
             refused = {"Retry-After": refused["Retry-After"]}
         raise HTTPException(429, headers=refused)
 
     def after_request(self, request: Request, response: Response) -> None:
         """Put the ``RateLimit-*`` headers on the response, if this request was limited."""
-        values = request.__dict__.get(_STATE)
+        values = _STATE.get(request)
         if values is not None:
             d = response.headers._data()
             for name, value in values.items():

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..datastructures import Headers
 from ..exceptions import ConfigurationError
-from ..request import _current
+from ..request import REQUEST_ID, _current
 
 if TYPE_CHECKING:
     from ..request import Request
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 _VALID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
-_ATTR = "request_id"
 _urandom = os.urandom
 
 
@@ -83,14 +82,14 @@ class RequestID:
                     if _VALID.fullmatch(value) is not None:
                         rid = value.decode("ascii")
                     break
-        request.__dict__[_ATTR] = rid or new_request_id()
+        REQUEST_ID.set(request, rid or new_request_id())
 
     def after_request(self, request: Request, response: Response) -> None:
         """Put the id in the response (made here if the request failed before the hooks)."""
-        rid = request.__dict__.get(_ATTR)
+        rid = REQUEST_ID.get(request)
         if rid is None:
             self.before_request(request)
-            rid = request.__dict__[_ATTR]
+            rid = REQUEST_ID.get(request, "-")
         response.headers._data()[self._name] = [rid]
 
     after_error_request = after_request
@@ -110,11 +109,11 @@ class RequestIDLogFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, _ATTR):
+        if not hasattr(record, REQUEST_ID.name):
             request = _current.get()
             rid = "-"
             if request is not None and not request.finished:
-                rid = request.__dict__.get(_ATTR, "-")
+                rid = REQUEST_ID.get(request, "-")
             record.request_id = rid
         return True
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..datastructures import Headers
 from ..exceptions import ConfigurationError
-from .csp_nonce import FALLBACK_KEY, merge_nonce
+from .csp_nonce import CSP_FALLBACK, merge_nonce
 
 if TYPE_CHECKING:
     from ..request import Request
@@ -141,7 +141,7 @@ class SecurityHeaders:
             else:
                 # CSPNonce ran first and, finding no policy, set a stand-in
                 # one: replace it with ours, nonce merged in.
-                fallback = request.__dict__.get(FALLBACK_KEY)
+                fallback = CSP_FALLBACK.get(request)
                 if fallback is not None and current == [fallback[0]]:
                     d[_CSP] = [merge_nonce(csp, fallback[1], fallback[2])]
         if self.hsts is not None and _HSTS not in d and request.scheme in _SECURE_SCHEMES:
