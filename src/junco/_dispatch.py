@@ -5,6 +5,10 @@ Invariants:
   ``HTTPException`` or any other exception is turned into one by the error
   handlers, and then ``after_error_request`` hooks see it. Only a client that
   disconnected while its body was read gets nothing.
+- The path is decided once, before routing: a path that is not canonical
+  (``junco.paths.path_problem``) is a 400 that reaches no ``before_request``
+  hook and no route (``after_error_request`` hooks still decorate it), so
+  ``request.path`` is the one path the router and every policy read.
 - ``before_request`` hooks run whether or not a route matched (``request.route``
   is ``None`` on a 404), so host, CORS and rate-limit checks cover every path;
   404/405 are raised after them.
@@ -24,6 +28,7 @@ from . import _hooks
 from ._parsing import json_dumps
 from .coerce import make_response
 from .exceptions import ClientDisconnect, HTTPException, status_phrase
+from .paths import path_problem, slash_redirect
 from .request import Request, _current
 from .response import _CT_JSON, _LENGTHS, Response
 from .routing import Match, allowed_methods
@@ -109,9 +114,16 @@ async def handle_http(
     try:
         declared = scan_headers(app, scope, request)
         path = request.path
-        if "\x00" in path or "\r" in path or "\n" in path:
-            raise HTTPException(400, "invalid character in path")
         table = app.router.static.get(path)
+        raw = scope.get("raw_path")
+        if table is None or (raw and 37 in raw):
+            # The one canonical-path decision (see junco.paths). A path that hit a
+            # static route equals a registered pattern, canonical by construction,
+            # so only its raw form can hide something (%2f). (37 is "%": an int
+            # membership test is a memchr, b"%" in raw goes through the buffer API.)
+            problem = path_problem(path, raw)
+            if problem is not None:
+                raise HTTPException(400, problem)
         route = table.get(request.method) if table is not None else None
         match = None
         if route is None:
@@ -208,11 +220,7 @@ async def _after(plan: _hooks.Plan, request: Request, response: Response) -> Res
 
 def _no_route(request: Request, match: Any) -> Response:
     if match.redirect is not None:
-        qs = request.asgi_scope.get("query_string", b"")
-        location = request.root_path + match.redirect
-        if qs:
-            location += "?" + qs.decode("latin-1")
-        return Response.redirect(location, 308)
+        return slash_redirect(request, request.root_path + match.redirect)
     if match.allow:
         allow = allowed_methods(match.allow)
         if request.method == "OPTIONS":

@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 from . import _hooks
 from ._dispatch import handle_http, scan_headers
 from .exceptions import ConfigurationError, HTTPException, abort
+from .paths import app_path, path_problem
 from .request import Request
 from .response import Response, _content_type_bytes
 from .routing import Mount, Parser, Route, Router, URLPattern
@@ -417,8 +418,7 @@ def _guards_pass(app: Junco, scope: Scope) -> bool:
         scan_headers(app, scope)
     except HTTPException:
         return False
-    path = scope["path"]
-    return not ("\x00" in path or "\r" in path or "\n" in path)
+    return path_problem(app_path(scope), scope.get("raw_path")) is None
 
 
 def _pick(value: int | None, default: int) -> int:

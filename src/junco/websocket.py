@@ -39,12 +39,13 @@ from ._dispatch import _after, error_response, scan_headers
 from .coerce import make_response
 from .datastructures import HeaderInput, Headers
 from .exceptions import HTTPException
+from .paths import check_path, path_problem
 from .request import Request, _current
+from .routing import Match
 
 if TYPE_CHECKING:
     from .app import Junco
     from .response import Response
-    from .routing import Match
     from .types import Message, Receive, Scope, Send
 
 logger = logging.getLogger("junco")
@@ -461,7 +462,9 @@ def _origin_allowed(request: Request, allowed: tuple[str, ...] | None) -> bool:
 async def handle_websocket(app: Junco, scope: Scope, receive: Receive, send: Send) -> None:
     """Serve one WebSocket connection (called by the app for ``websocket`` scopes)."""
     request = Request(app, scope, receive)
-    match = app.router.match("WEBSOCKET", request.path)
+    # A non-canonical path is routed nowhere (no foreign app); _respond refuses it.
+    canonical = path_problem(request.path, scope.get("raw_path")) is None
+    match = app.router.match("WEBSOCKET", request.path) if canonical else Match()
     if match.foreign is not None:
         from .app import _call_foreign
 
@@ -490,8 +493,7 @@ async def _respond(
     plan = app.root_plan()
     try:
         scan_headers(app, request.asgi_scope)
-        if any(c in request.path for c in "\x00\r\n"):
-            raise HTTPException(400, "invalid character in path")
+        check_path(request.path, request.asgi_scope.get("raw_path"))
         route = match.route
         if match.mounts:
             plan = app.plan_for(match.mounts)
