@@ -77,9 +77,9 @@ class URLPattern:
             name, conv = self._converter(m.group(1), converters)
             if not name.isidentifier():
                 raise ValueError(
-                    f"invalid argument name {name!r} in {url_pattern!r}: an argument is "
-                    "<name> or <type:name> with a Python identifier as the name, "
-                    "e.g. <int:id>"
+                    f"invalid argument name {name!r} in URL pattern {url_pattern!r}: an "
+                    "argument is <name> or <type:name> with a Python identifier as the "
+                    "name, e.g. <int:id>"
                 )
             if any(name == seen for seen, _ in self.args):
                 raise ValueError(
