@@ -21,7 +21,9 @@ from typing import Any, TypeVar
 import pytest
 
 from junco import HTTPException, Junco, Request, Response, URLPattern, abort, current_request
+from junco.stores import in_memory
 from junco.testing import SyncTestClient, TestClient
+from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -38,6 +40,7 @@ PAGES = (
     "limits",
     "testing",
     "porting-from-microdot",
+    "scale-out",
 )
 MiB = 1024 * 1024
 F = TypeVar("F", bound=Callable[..., Any])
@@ -919,3 +922,77 @@ def test_converter_parser_error_is_no_match() -> None:
 
     with client_for(app) as client:
         assert client.get("/colors/zz").status_code == 404
+
+
+# -- scale-out -------------------------------------------------------------------------------
+
+
+def deployment(monkeypatch: pytest.MonkeyPatch, redis_url: str | None) -> None:
+    """The environment of a deployment: a shared key, and Redis or not."""
+    monkeypatch.setenv("JUNCO_SECRET_KEY", "s" * 43)
+    if redis_url is None:
+        monkeypatch.delenv("JUNCO_REDIS_URL", raising=False)
+    else:
+        monkeypatch.setenv("JUNCO_REDIS_URL", redis_url)
+
+
+@covers("scale_out_1")
+def test_one_variable_moves_every_store_to_redis(
+    monkeypatch: pytest.MonkeyPatch, redis_db: str, redis_server: RedisServer
+) -> None:
+    deployment(monkeypatch, None)
+    alone = load("scale_out_1")
+    assert in_memory(alone.limiter)
+    assert in_memory(alone.broadcast)
+    with client_for(alone.app) as client:
+        statuses = [client.post("/visits").status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+    assert redis_server.dbsize() == 0
+
+    # The same code, the variable set: two apps stand for two workers, one Redis.
+    deployment(monkeypatch, redis_db)
+    one, two = load("scale_out_1"), load("scale_out_1")
+    assert not in_memory(one.limiter)
+    assert not in_memory(one.broadcast)
+    with client_for(one.app) as a, client_for(two.app) as b:
+        assert a.post("/visits").json == {"visits": 1}
+        b.cookies.update(a.cookies)  # the browser's cookie, sent to the other worker
+        assert b.post("/visits").json == {"visits": 2}  # the session is in Redis
+        assert a.post("/visits").json == {"visits": 3}
+        assert b.post("/visits").status_code == 429  # one counter for both workers
+    assert redis_server.dbsize() >= 2
+
+
+@covers("scale_out_2")
+def test_secure_stack_honours_the_variable(
+    monkeypatch: pytest.MonkeyPatch, redis_db: str, redis_server: RedisServer
+) -> None:
+    deployment(monkeypatch, None)
+    module = load("scale_out_2")
+    assert module.stack.session.store is None  # signed cookies
+    assert in_memory(module.stack.limiter)
+
+    deployment(monkeypatch, redis_db)
+    module = load("scale_out_2")
+    assert not in_memory(module.stack.limiter)
+    with client_for(module.app) as client:
+        r = client.post("/login", headers={"Origin": "http://localhost"})
+        assert (r.status_code, r.text) == (200, "welcome")
+        assert redis_server.dbsize() >= 2  # the session record and the counter
+
+
+@covers("scale_out_3")
+def test_your_own_client_is_used_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No Sentinel runs here: the example is built, not started (nothing connects
+    # before the first command).
+    deployment(monkeypatch, None)
+    module = load("scale_out_3")
+    client = module.client
+    session = module.app.extensions["session"]
+
+    async def clients() -> list[Any]:
+        return [session.store.client, module.limiter.store.client]
+
+    assert asyncio.run(clients()) == [client, client]
+    assert module.broadcast.backend.url is None
+    assert not in_memory(module.limiter)

@@ -159,7 +159,7 @@ def test_valid_channel_names(channel: str) -> None:
 
 
 def test_constructor_checks() -> None:
-    with pytest.raises(ValueError, match="scheme"):
+    with pytest.raises(ValueError, match="accepted: a store object"):
         Broadcast("kafka://x")
     with pytest.raises(ValueError, match="positive"):
         Broadcast(max_queue=0)

@@ -853,7 +853,7 @@ def _use_the_site_across_workers(http: httpx.Client) -> None:
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> httpx.Response:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     with httpx.Client(timeout=5) as http:
         while True:
             try:

@@ -47,7 +47,7 @@ def create_app(config: Config | None = None) -> Junco:
     body_limit = config.max_attachments * config.max_attachment + MiB
     app = Junco(debug=config.debug, max_content_length=body_limit)
     stack = _security(app, config)
-    broadcast = Broadcast(config.redis_url or "memory://")
+    broadcast = Broadcast(config.redis_url or "memory")
     broadcast.init_app(app)
     repo = make_repository(config.redis_url)
     app.on_shutdown(repo.close)
@@ -75,21 +75,12 @@ def create_app(config: Config | None = None) -> Junco:
 
 
 def _security(app: Junco, config: Config) -> Stack:
-    """The whole secure stack, with every store in Redis when it is configured."""
-    session_store: Any
-    rate_store: Any
-    if config.redis_url:
-        from junco.stores.ratelimit_redis import RedisRateLimitStore
-        from junco.stores.redis import RedisStore
+    """The whole secure stack, with every store in Redis when it is configured.
 
-        session_store = RedisStore(config.redis_url, prefix="showcase:session:")
-        rate_store = RedisRateLimitStore(config.redis_url)
-    else:
-        from junco.stores.ratelimit_memory import MemoryRateLimitStore
-
-        # Signed-cookie sessions (junco's default): anonymous visitors, who get
-        # a CSRF secret when a form is rendered, cost the server no memory.
-        session_store, rate_store = None, MemoryRateLimitStore()
+    Without Redis: signed-cookie sessions (junco's default: anonymous visitors,
+    who get a CSRF secret when a form is rendered, cost the server no memory)
+    and counters in memory. With it, both take the URL itself.
+    """
     stack = secure_stack(
         app,
         secret_key=config.secret_key,
@@ -97,8 +88,8 @@ def _security(app: Junco, config: Config) -> Stack:
         csrf_tokens=True,
         # A path rule here; the login form has a route decorator (see accounts.py).
         rate_limits={"/signup": config.login_rate},
-        session_store=session_store,
-        rate_limit_store=rate_store,
+        session_store=config.redis_url,
+        rate_limit_store=config.redis_url or "memory",
         audit=True,
         content_security_policy=CSP,
     )

@@ -6,9 +6,10 @@ Variables:
   Without it a random key is drawn at start-up, so sessions do not survive a
   restart; with ``JUNCO_REDIS_URL`` it is required, since every worker must
   sign with the same key.
-- ``JUNCO_REDIS_URL``: ``redis://host:port/db``. Sessions, rate-limit
-  counters, pub/sub, users, notes and attachments then all live in Redis,
-  so several workers (or machines) serve one site.
+- ``JUNCO_REDIS_URL``: ``redis://host:port/db`` (junco's own variable for
+  moving every store to Redis, read with ``junco.stores.redis_url_from_env``).
+  Sessions, rate-limit counters, pub/sub, users, notes and attachments then
+  all live in Redis, so several workers (or machines) serve one site.
 - ``JUNCO_ALLOWED_HOSTS``: comma-separated host names the site answers to
   (default ``127.0.0.1,localhost``).
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from junco import ConfigurationError
+from junco.stores import redis_url_from_env
 
 MiB = 1024 * 1024
 
@@ -63,9 +65,10 @@ class Config:
         """Settings from environment variables (see the module docstring).
 
         Raises:
-            ConfigurationError: Redis is configured without a shared secret key.
+            ConfigurationError: Redis is configured without a shared secret key,
+                or ``JUNCO_REDIS_URL`` is not a Redis URL.
         """
-        redis_url = environ.get("JUNCO_REDIS_URL") or None
+        redis_url = redis_url_from_env(environ)
         secret = environ.get("JUNCO_SECRET_KEY") or None
         if redis_url and not secret:
             raise ConfigurationError(

@@ -62,3 +62,7 @@ class ConfigurationError(ValueError):
 
 class ClientDisconnect(Exception):
     """The client went away while the request body was being read."""
+
+
+class StoreUnavailable(RuntimeError):
+    """A store (Redis) did not answer when the app started; the start-up fails."""

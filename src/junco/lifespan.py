@@ -8,6 +8,8 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from .exceptions import StoreUnavailable
+
 if TYPE_CHECKING:
     from .app import Junco
     from .types import Receive, Scope, Send
@@ -61,7 +63,11 @@ async def handle_lifespan(app: Junco, scope: Scope, receive: Receive, send: Send
             try:
                 await startup(app, scope)
             except Exception as exc:
-                logger.exception("startup failed")
+                if isinstance(exc, StoreUnavailable) and not app.debug:
+                    # An outage, not a bug: the message says it all.
+                    logger.error("startup failed: %s", exc)
+                else:
+                    logger.exception("startup failed")
                 text = "".join(traceback.format_exception(exc)) if app.debug else repr(exc)
                 await send({"type": "lifespan.startup.failed", "message": text})
                 return

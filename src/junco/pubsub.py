@@ -1,6 +1,6 @@
 """Publish/subscribe fan-out for SSE and WebSocket handlers, in one process or across many.
 
-``Broadcast("memory://")`` delivers within the process; ``Broadcast("redis://...")``
+``Broadcast("memory")`` delivers within the process; ``Broadcast("redis://...")``
 delivers to every process and machine that uses the same Redis.
 
 Theory of operation:
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._parsing import json_dumps, json_loads
 from .exceptions import HTTPException
+from .stores.resolve import resolve_store, startup_check
 
 if TYPE_CHECKING:
     from .app import Junco
@@ -71,7 +72,11 @@ class BroadcastUnavailable(PubSubError):
 
 
 class Backend(Protocol):
-    """What a transport does; :class:`Broadcast` does the rest."""
+    """What a transport does; :class:`Broadcast` does the rest.
+
+    An async ``ping()``, if the backend has one, is awaited at the app's start-up
+    (with :meth:`Broadcast.init_app`): if it raises, the start-up fails.
+    """
 
     async def connect(self, deliver: Deliver) -> None: ...
     async def disconnect(self) -> None: ...
@@ -223,21 +228,28 @@ class Broadcast:
     """Publish to channels and subscribe to them, through a memory or Redis backend.
 
     Args:
-        url: ``memory://`` (one process) or ``redis://host:port/db``
-            (``rediss://``, ``unix://`` too) to share messages between processes.
+        store: ``"memory"`` (one process; ``"memory://"`` too), a Redis URL
+            (``redis://host:port/db``, ``rediss://``, ``unix://``) to share
+            messages between processes, or a backend object
+            (:class:`~junco.stores.pubsub_redis.RedisBackend` made from your
+            own client, say). ``url=`` is accepted as its older name. With
+            :meth:`init_app`, a Redis that does not answer fails the app's start-up.
         max_queue: Messages a subscriber may fall behind before it is dropped.
         max_message_size: Largest encoded message published or accepted, in
             bytes; larger incoming ones are skipped (``broadcast.rejected``).
         **options: For Redis, passed to ``Redis.from_url`` (``password``, ...).
 
     Raises:
-        ValueError: unknown URL scheme or a non-positive limit.
+        ValueError: a string that is neither ``"memory"`` nor a Redis URL, or a
+            non-positive limit.
+        TypeError: a ``store`` that is not a backend; options for anything but
+            a Redis URL.
         ImportError: a Redis URL without redis-py (``pip install "junco[redis]"``).
     """
 
     def __init__(
         self,
-        url: str = "memory://",
+        store: str | Backend = "memory://",
         *,
         max_queue: int = DEFAULT_MAX_QUEUE,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
@@ -245,12 +257,14 @@ class Broadcast:
     ) -> None:
         if max_queue < 1 or max_message_size < 1:
             raise ValueError("max_queue and max_message_size must be positive")
-        self.url = url
+        if "url" in options:  # the parameter's first name
+            store = options.pop("url")
+        self.url: str | None = store.strip() if isinstance(store, str) else None
         self.max_queue = max_queue
         self.max_message_size = max_message_size
         self.dropped = 0
         self.rejected = 0
-        self.backend = _backend(url, options)
+        self.backend: Backend = _backend(store, options)
         self._channels: dict[str, set[Subscription]] = {}
         self._subscribing: dict[str, asyncio.Event] = {}
         self._connected = False
@@ -291,6 +305,9 @@ class Broadcast:
         with 413 and :class:`BroadcastUnavailable` with 503 in ``app``'s
         handlers, unless the app already has handlers for them.
         """
+        check = startup_check(self.backend, "Broadcast")
+        if check is not None:
+            app.on_startup(check)
         app.on_startup(self.connect)
         app.on_shutdown(self.disconnect)
         app.extensions.setdefault("broadcast", self)
@@ -401,19 +418,26 @@ def _error_page(status: int) -> Any:
     return page
 
 
-def _backend(url: str, options: dict[str, Any]) -> Backend:
-    scheme = url.partition("://")[0].lower()
-    if scheme == "memory":
+def _backend(spec: str | Backend, options: dict[str, Any]) -> Backend:
+    """The backend that ``Broadcast(spec)`` names (see :mod:`junco.stores.resolve`)."""
+
+    def memory() -> Backend:
         if options:
             raise TypeError("the memory backend takes no options")
         from .stores.pubsub_memory import MemoryBackend
 
         return MemoryBackend()
-    if scheme in ("redis", "rediss", "unix"):
+
+    def redis(url: str) -> Backend:
         from .stores.pubsub_redis import RedisBackend
 
         return RedisBackend(url, **options)
-    raise ValueError(f"unknown pub/sub URL scheme in {url!r}; use memory:// or redis://")
+
+    methods = ("connect", "disconnect", "subscribe", "unsubscribe", "publish")
+    backend: Backend = resolve_store(spec, "Broadcast", memory=memory, redis=redis, methods=methods)
+    if options and not isinstance(spec, str):
+        raise TypeError("options are only for a Redis URL; configure your backend instead")
+    return backend
 
 
 __all__ = [

@@ -205,6 +205,9 @@ class Match:
     foreign: tuple[Mount, str] | None = None  # (mount, prefixes of the mounts above it)
 
 
+_Entry = tuple[int, URLPattern, dict[str, Route]]
+
+
 class Router:
     """Routes of one app, plus its converters and mounts."""
 
@@ -212,8 +215,10 @@ class Router:
         self.converters: dict[str, Converter] = dict(BUILTIN_CONVERTERS)
         # path -> method -> route; for websocket routes the method is "WEBSOCKET"
         self.static: dict[str, dict[str, Route]] = {}
-        self.dynamic: list[tuple[URLPattern, dict[str, Route]]] = []
+        # (registration index, pattern, methods); all of them, and indexed by prefix
+        self.dynamic: list[_Entry] = []
         self._dynamic_index: dict[str, dict[str, Route]] = {}
+        self._prefixes = _PrefixNode()
         self.mounts: list[Mount] = []
         self.routes: list[Route] = []
 
@@ -235,7 +240,9 @@ class Router:
             if table is None:
                 table = {}
                 self._dynamic_index[pattern.url_pattern] = table
-                self.dynamic.append((pattern, table))
+                entry = (len(self.dynamic), pattern, table)
+                self._prefixes.add(entry)
+                self.dynamic.append(entry)
         for method in route.methods:
             # First registration wins, as routes are tried in order.
             table.setdefault(method, route)
@@ -266,7 +273,9 @@ class Router:
             if route is not None:
                 return Match(route, {}, chain)
             allow.update(m for m in table if m != "WEBSOCKET")
-        for pattern, table in self.dynamic:
+        # A few patterns are cheaper to try than the index is to walk.
+        dynamic = self.dynamic if len(self.dynamic) < 4 else self._prefixes.candidates(path)
+        for _, pattern, table in dynamic:
             args = pattern.match(path)
             if args is None:
                 continue
@@ -338,6 +347,56 @@ def _check_skeleton(url_pattern: str) -> None:
 def _angle(m: re.Match[str]) -> str:
     name, type_name = m.group(1) or "name", m.group(2)
     return f"<{type_name}:{name}>" if type_name else f"<{name}>"
+
+
+class _PrefixNode:
+    """Dynamic patterns indexed by their leading literal segments.
+
+    A pattern such as ``/r7/items/<int:id>`` can only match a path that starts
+    with ``/r7/items/``, so it is filed under the node ``r7 -> items``. A lookup
+    walks the path's segments down the tree and tests only the patterns filed
+    at the nodes it passes, in registration order (the order the linear scan
+    used), each still with its full regular expression. The result is the same
+    as trying every pattern; the cost grows with the depth of the path, not
+    with the number of routes.
+    """
+
+    __slots__ = ("children", "entries")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _PrefixNode] = {}
+        self.entries: list[_Entry] = []
+
+    def add(self, entry: _Entry) -> None:
+        node = self
+        # Every segment before the last "/" ahead of the first argument is literal.
+        literal = entry[1].url_pattern.split("<", 1)[0]
+        for segment in literal.split("/")[1:-1]:
+            node = node.children.setdefault(segment, _PrefixNode())
+        node.entries.append(entry)
+
+    def candidates(self, path: str) -> list[_Entry]:
+        """The patterns that may match ``path``, in registration order."""
+        found = self.entries
+        merged: list[_Entry] | None = None
+        node = self
+        for segment in path.split("/")[1:-1]:
+            child = node.children.get(segment)
+            if child is None:
+                break
+            node = child
+            if node.entries:
+                if found:  # patterns at two depths: restore registration order
+                    merged = (merged or list(found)) + node.entries
+                found = node.entries
+        if merged is not None:
+            merged.sort(key=_first)
+            return merged
+        return found
+
+
+def _first(entry: _Entry) -> int:
+    return entry[0]
 
 
 def _compile(regex: str, where: str) -> re.Pattern[str]:

@@ -10,8 +10,9 @@ everything at the end of the request, from a few flags:
   the ``Cookie`` header: it gets ``Vary: Cookie``.
 - *modified* (a write, ``save()``), *deleted* (``delete()``), *regenerate*
   (``regenerate()``): something must be written. Nothing else ever writes,
-  except ``sliding=True``, which re-issues every valid session to push its
-  idle deadline back.
+  except ``sliding``: ``True`` re-issues every valid session to push its
+  idle deadline back; a number of seconds re-issues a session the request
+  used once its last write is that old.
 
 Invariants:
 - An empty session is never stored: no record, no cookie. Emptying a stored
@@ -34,6 +35,8 @@ Invariants:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hashlib
 import inspect
@@ -56,6 +59,7 @@ from typing import (
 )
 
 from .exceptions import ConfigurationError, HTTPException
+from .stores.resolve import resolve_store, startup_check
 
 if TYPE_CHECKING:
     from .app import Junco
@@ -76,6 +80,7 @@ _COOKIE_SALT = "junco.session"
 _ID_SALT = "junco.session.id"
 _MIN_KEY_BYTES = 16
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_B64URL = re.compile(r"[A-Za-z0-9_-]{1,512}")
 
 
 class SessionTooLarge(ValueError):
@@ -92,7 +97,8 @@ class SessionStore(Protocol):
 
     Records are JSON-serialisable dicts. ``ttl`` is in whole seconds: the
     store may forget the record after that. Raise :class:`SessionStoreError`
-    when the backend cannot be reached.
+    when the backend cannot be reached. A store may also have an async
+    ``ping()``, awaited at the app's start-up: if it raises, the start-up fails.
     """
 
     async def load(self, session_id: str) -> dict[str, Any] | None: ...
@@ -115,7 +121,7 @@ class SessionData(MutableMapping[str, Any]):
     _raw: str | None = None  # the incoming cookie
     _valid = False  # a live session came in
     _sid: str | None = None  # its server-side id
-    _created = 0.0
+    _created = _active = 0.0
     _accessed = _modified = _deleted = _regen = _done = False
 
     def __init__(self, ext: Session, request: Request) -> None:
@@ -215,19 +221,26 @@ class Session:
         app: The app; or call :meth:`init_app` later.
         secret_key: A key of at least 16 bytes, or a list of keys: the first
             signs, all verify (to rotate, put the new key first).
-        store: ``None`` keeps the data in a signed cookie; a
-            :class:`SessionStore` (``MemoryStore``, ``RedisStore``, yours)
-            keeps it server side and puts only a signed id in the cookie.
+        store: ``None`` keeps the data in a signed cookie. Server side, with
+            only a signed id in the cookie: ``"memory"`` (this process), a
+            Redis URL (``redis://``, ``rediss://``, ``unix://``; every
+            process using it), or a :class:`SessionStore` object
+            (``MemoryStore``, ``RedisStore``, yours). A Redis that does not
+            answer fails the app's start-up.
         cookie_name: The cookie's name (``__Host-`` and ``__Secure-`` prefixes
             imply ``secure``).
         max_age: The cookie's ``Max-Age``; ``None`` ends it with the browser.
             A session is also refused once this long has passed since it
             was last written.
-        idle_timeout: Seconds without a write (any request with
-            ``sliding=True``) after which the session is void.
+        idle_timeout: Seconds without a write (see ``sliding``) after which
+            the session is void.
         absolute_timeout: Seconds after creation after which it is void.
-        sliding: Re-issue valid sessions on every request, moving the idle
-            deadline (and the cookie's ``Max-Age``) forward.
+        sliding: ``True`` re-issues valid sessions on every request, moving
+            the idle deadline (and the cookie's ``Max-Age``) forward; a
+            number of seconds re-issues a session that the request used
+            once its last write is at least that old (activity counts, at
+            the cost of one write per that many seconds); ``False``: only
+            writes count.
         cookie_path: The cookie's ``Path``.
         cookie_domain: The cookie's ``Domain`` (``None``: this host only).
         samesite: ``"Lax"``, ``"Strict"``, ``"None"`` or ``None`` (no attribute).
@@ -239,8 +252,9 @@ class Session:
         clock: Returns the time in seconds (for tests).
 
     Raises:
-        ConfigurationError: a weak key, a bad cookie setting or a store that
-            is not a :class:`SessionStore`.
+        ConfigurationError: a weak key or a bad cookie setting; a string
+            ``store`` that is neither ``"memory"`` nor a Redis URL (a ``ValueError``).
+        TypeError: a ``store`` that is not a :class:`SessionStore`.
     """
 
     def __init__(
@@ -248,12 +262,12 @@ class Session:
         app: Junco | None = None,
         secret_key: str | bytes | Sequence[str | bytes] | None = None,
         *,
-        store: SessionStore | None = None,
+        store: SessionStore | str | None = None,
         cookie_name: str = "session",
         max_age: int | None = None,
         idle_timeout: float | None = None,
         absolute_timeout: float | None = None,
-        sliding: bool = False,
+        sliding: bool | float = False,
         cookie_path: str = "/",
         cookie_domain: str | None = None,
         samesite: str | None = "Lax",
@@ -261,9 +275,7 @@ class Session:
         cookie_options: dict[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if store is not None and not isinstance(store, SessionStore):
-            raise ConfigurationError("store must have async load(), save() and delete()")
-        self.store = store
+        self.store: SessionStore | None = None if store is None else _server_store(store)
         self.cookie_name = cookie_name
         self.max_age = max_age
         self.idle_timeout = idle_timeout
@@ -293,6 +305,9 @@ class Session:
         hooks = _CookieHooks(self) if self.store is None else _StoreHooks(self)
         app.extensions["session"] = self
         app.add_middleware(hooks)
+        check = startup_check(self.store, "Session")
+        if check is not None:
+            app.on_startup(check)
         close = getattr(self.store, "close", None)
         if close is not None and inspect.iscoroutinefunction(close):
             app.on_shutdown(close)
@@ -342,6 +357,8 @@ class Session:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
+        if type(self.sliding) is not bool and not self.sliding > 0:
+            raise ConfigurationError("sliding must be True, False or a positive number of seconds")
 
     # -- Microdot's API ----------------------------------------------------------------
 
@@ -431,6 +448,7 @@ class Session:
         if any(limit is not None and now >= start + limit for start, limit in limits):
             return None
         s._created = created
+        s._active = active
         s._valid = bool(data)
         return data
 
@@ -442,11 +460,14 @@ class Session:
         if s is None or s._done:
             return None
         s._done = True
+        sliding = self.sliding
         if s._data is None:
-            if not (self.sliding and self.store is None and self.cookie_name in request.cookies):
+            if not (sliding is True and self.store is None and self.cookie_name in request.cookies):
                 return None
             self._decode(s)
-        write = s._modified or s._deleted or s._regen or (self.sliding and s._valid)
+        write = s._modified or s._deleted or s._regen
+        if not write and sliding and s._valid:
+            write = sliding is True or self.clock() - s._active >= sliding
         if s._accessed or write:
             response.headers.add_vary("Cookie")
         return s if write else None
@@ -631,6 +652,25 @@ def with_session(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _server_store(spec: SessionStore | str) -> SessionStore:
+    """The store that ``Session(store=spec)`` names (see :mod:`junco.stores.resolve`)."""
+
+    def memory() -> SessionStore:
+        from .stores.memory import MemoryStore
+
+        return MemoryStore()
+
+    def redis(url: str) -> SessionStore:
+        from .stores.redis import RedisStore
+
+        return RedisStore(url)
+
+    store: SessionStore = resolve_store(
+        spec, "Session", memory=memory, redis=redis, methods=("load", "save", "delete")
+    )
+    return store
+
+
 def _attached(request: Request) -> SessionData | None:
     s = request.__dict__.get("session")
     return s if isinstance(s, SessionData) else None
@@ -641,13 +681,32 @@ def _is_time(value: Any) -> TypeGuard[float]:
 
 
 def _unsign(fn: Callable[[str], Any], raw: str) -> Any:
-    """``fn(raw)``, or None for anything that fails to verify or decode."""
+    """``fn(raw)``, or None for anything that fails to verify, decode, or is not canonical."""
     from itsdangerous import BadData
 
+    if not _canonical_signature(raw):
+        return None
     try:
         return fn(raw)
     except (BadData, ValueError, TypeError):
         return None
+
+
+def _canonical_signature(raw: str) -> bool:
+    """Whether the signature after the last ``.`` of ``raw`` is canonical unpadded base64url.
+
+    itsdangerous decodes leniently: ``=`` padding appended, or other values of
+    the unused low bits of the last character, verify too. Accepting them
+    would give one session several valid cookie strings.
+    """
+    sig = raw.rpartition(".")[2]
+    if not _B64URL.fullmatch(sig):
+        return False
+    try:
+        decoded = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return base64.urlsafe_b64encode(decoded).rstrip(b"=") == sig.encode()
 
 
 def _make_signer(secret_key: Any, ids_only: bool) -> Any:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +31,7 @@ from junco import (
 from junco.middleware.ratelimit import RateLimit
 from junco.passwords import PasswordHasher
 from junco.pubsub import Broadcast, BroadcastUnavailable, SubscriberDropped, Subscription
-from junco.stores.ratelimit_redis import RedisRateLimitStore
-from junco.stores.redis import RedisStore
+from junco.stores import redis_url_from_env
 
 #: Fixed so that every process signs and verifies the same cookies. A real
 #: deployment reads it from its secret store, never from the code.
@@ -62,11 +60,15 @@ USERS = {
 
 
 def create_app(redis_url: str) -> Junco:
-    """The app, with every piece of shared state in the Redis at ``redis_url``."""
+    """The app, with every piece of shared state in the Redis at ``redis_url``.
+
+    Each component is given the URL itself: within one process they share one
+    Redis client, and a Redis that does not answer fails the start-up.
+    """
     app = Junco()
-    Session(app, secret_key=SECRET_KEY, store=RedisStore(redis_url))
+    Session(app, secret_key=SECRET_KEY, store=redis_url)
     _add_login(app)
-    limiter = RateLimit(app, store=RedisRateLimitStore(redis_url))
+    limiter = RateLimit(app, store=redis_url)
     limiter.rule("/limited", "5/minute", methods=["POST"])
 
     @app.post("/limited")
@@ -162,4 +164,4 @@ async def _forward(messages: Subscription, ws: WebSocket) -> None:
         await ws.close(1013, "too slow")
 
 
-app = create_app(os.environ.get("JUNCO_REDIS_URL", "redis://127.0.0.1:6379/0"))
+app = create_app(redis_url_from_env() or "redis://127.0.0.1:6379/0")

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = "tests.e2e.scaleout_app:app"
-WAIT = 20.0  # seconds: the bound of any single wait
+WAIT = 60.0  # seconds: the bound of any single wait (generous: a busy machine)
 ALICE = {"username": "alice", "password": "alice's password"}
 T = TypeVar("T")
 
@@ -417,3 +417,21 @@ def test_a_redis_restart_loses_no_later_message(
     finally:
         if not redis_server.running:  # other tests share the server
             redis_server.start()
+
+
+# -- no Redis at start-up ------------------------------------------------------------------
+
+
+def test_a_machine_whose_redis_does_not_answer_refuses_to_start(tmp_path: Path) -> None:
+    """A real server exits at start-up with the reason, instead of answering 500s."""
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    machine = start("C", url, tmp_path)
+    try:
+        machine.process.wait(WAIT)
+    except subprocess.TimeoutExpired:
+        stop(machine)
+        pytest.fail(f"C did not exit within {WAIT} s:\n{machine.output()}")
+    log = machine.output()
+    assert machine.process.returncode != 0, log
+    assert f"Session: cannot reach Redis at {url} at start-up" in log, log
+    assert "Traceback" not in log  # an outage, reported as one line

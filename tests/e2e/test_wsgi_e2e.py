@@ -191,7 +191,7 @@ def gunicorn_url(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[b
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         try:
             httpx.get(url + "/", timeout=1)

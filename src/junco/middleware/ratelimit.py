@@ -2,7 +2,7 @@
 
 ::
 
-    limiter = RateLimit(app, store=RedisRateLimitStore("redis://127.0.0.1:6379/0"))
+    limiter = RateLimit(app, store="redis://127.0.0.1:6379/0")
     limiter.rule("/login", "5/minute;50/hour", methods=["POST"])
 
     @app.post("/api/items")
@@ -49,6 +49,7 @@ from ..stores.ratelimit_memory import (
     remaining,
     wait_ms,
 )
+from ..stores.resolve import resolve_store, startup_check
 from .proxy import client_ip
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ _UNITS = {
 }
 _RATE = re.compile(r"(\d{1,12})\s*(?:/|per\s)\s*(\d{1,9})?\s*([a-z]+)", re.IGNORECASE)
 _LOG_EVERY = 10.0  # seconds between two "store unavailable" log lines
+_DEGRADED = "requests pass unlimited until it answers (an error is logged every 10 s)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +127,13 @@ class Limit:
         return method == "HEAD" and "GET" in ms
 
 
-def remote_address(request: Request) -> str:
+def remote_address(request: Request, ipv6_prefix: int = 64) -> str:
     """The default key: the client's IP address (:func:`client_ip`), IPv6 grouped by /64.
 
     One IPv6 subscriber usually holds a whole /64 and can pick any address in
     it, so counting each address apart would let one client rotate through
-    2**64 quotas.
+    2**64 quotas. ``ipv6_prefix`` sets the group (``RateLimit(ipv6_prefix=48)``
+    for providers that hand out /56 or /48; 128 counts each address).
     """
     ip = client_ip(request)
     if ":" not in ip:
@@ -141,7 +144,7 @@ def remote_address(request: Request) -> str:
         return ip
     if addr.ipv4_mapped is not None:
         return str(addr.ipv4_mapped)
-    return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(ipaddress.IPv6Network((addr, ipv6_prefix), strict=False))
 
 
 def _digest(value: str) -> str:
@@ -167,9 +170,11 @@ class RateLimit:
 
     Args:
         app: The app to install on; or later, ``init_app(app)``.
-        store: Where counters live: :class:`~junco.stores.ratelimit_memory.MemoryRateLimitStore`
-            (the default: per process) or
-            :class:`~junco.stores.ratelimit_redis.RedisRateLimitStore` (shared).
+        store: Where counters live: ``"memory"`` (the default: per process),
+            a Redis URL (``redis://``, ``rediss://``, ``unix://``: shared by
+            every process using it), or a store object
+            (:class:`~junco.stores.ratelimit_memory.MemoryRateLimitStore`,
+            :class:`~junco.stores.ratelimit_redis.RedisRateLimitStore`, yours).
         default: A rate applied to every request, per route pattern (requests
             that match no route share one counter).
         key: ``key(request) -> str`` naming the client (sync or async);
@@ -179,26 +184,36 @@ class RateLimit:
             ``RateLimit-Reset`` to limited responses (``Retry-After`` is
             always on a 429).
         fail_open: When the store fails (Redis down), let requests through
-            and log an error (the default), or answer 503.
+            and log an error (the default), or answer 503. A Redis that does
+            not answer at start-up is logged once with ``fail_open``, and
+            fails the app's start-up without it.
         prefix: Put before every counter's key in the store.
+        ipv6_prefix: With the default key, IPv6 clients are counted per
+            network of this prefix length (64: one subscriber's /64).
 
     Raises:
-        ValueError: ``default`` is not a rate.
+        ValueError: ``default`` is not a rate; ``ipv6_prefix`` is not 1 to 128;
+            a string ``store`` that is neither ``"memory"`` nor a Redis URL.
+        TypeError: a ``store`` that is not a rate-limit store.
     """
 
     def __init__(
         self,
         app: Any = None,
-        store: RateLimitStore | None = None,
+        store: RateLimitStore | str | None = None,
         default: str | None = None,
         key: KeyFunc | None = None,
         headers: bool = True,
         *,
         fail_open: bool = True,
         prefix: str = "junco:rl:",
+        ipv6_prefix: int = 64,
     ) -> None:
-        self.store: RateLimitStore = store if store is not None else MemoryRateLimitStore()
-        self.key = key or remote_address
+        if not 1 <= ipv6_prefix <= 128:
+            raise ValueError("ipv6_prefix must be between 1 and 128")
+        self.store: RateLimitStore = _counter_store("memory" if store is None else store)
+        self.ipv6_prefix = ipv6_prefix
+        self.key = key or self._remote_address
         self.headers = headers
         self.fail_open = fail_open
         self.prefix = prefix
@@ -217,9 +232,15 @@ class RateLimit:
     def init_app(self, app: Any) -> None:
         """Install the hooks on ``app`` (and close the store at its shutdown)."""
         app.add_middleware(self)
+        check = startup_check(self.store, "RateLimit", fail_open=self.fail_open, degraded=_DEGRADED)
+        if check is not None:
+            app.on_startup(check)
         close = getattr(self.store, "close", None)
         if close is not None and inspect.iscoroutinefunction(close):
             app.on_shutdown(close)
+
+    def _remote_address(self, request: Request) -> str:
+        return remote_address(request, self.ipv6_prefix)
 
     # -- configuration -----------------------------------------------------------------
 
@@ -396,6 +417,20 @@ class RateLimit:
             self._suppressed += 1
         if not self.fail_open:
             raise HTTPException(503, "rate-limit store unavailable", {"Retry-After": "1"})
+
+
+def _counter_store(spec: RateLimitStore | str) -> RateLimitStore:
+    """The store that ``RateLimit(store=spec)`` names (see :mod:`junco.stores.resolve`)."""
+
+    def redis(url: str) -> RateLimitStore:
+        from ..stores.ratelimit_redis import RedisRateLimitStore
+
+        return RedisRateLimitStore(url)
+
+    store: RateLimitStore = resolve_store(
+        spec, "RateLimit", memory=MemoryRateLimitStore, redis=redis, methods=("hit",)
+    )
+    return store
 
 
 def _refusal(checks: Sequence[Check], outcome: Outcome) -> tuple[int, int]:

@@ -24,6 +24,9 @@ class MemoryStore:
         clock: Monotonic time in seconds, for record TTLs (for tests).
     """
 
+    #: State of this process only, unseen by other workers (:func:`junco.stores.in_memory`).
+    process_local = True
+
     def __init__(
         self, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
@@ -62,6 +65,19 @@ class MemoryStore:
                 len(records) > self.max_entries or next(iter(records.values()))[0] <= now
             ):
                 records.popitem(last=False)
+
+    async def swap(self, session_id: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Replace the record under ``session_id`` only if there is one; return the old record.
+
+        Atomic (no await in between), keeps the record's expiry. Remember-me
+        tokens use it so that one token is spent exactly once.
+        """
+        entry = self._records.get(session_id)
+        if entry is None or entry[0] <= self.clock():
+            return None
+        self._records[session_id] = (entry[0], json.dumps(data, separators=(",", ":")))
+        old = json.loads(entry[1])
+        return old if isinstance(old, dict) else None
 
     async def delete(self, session_id: str) -> None:
         """Forget ``session_id`` (no error if unknown)."""

@@ -15,6 +15,9 @@ class MemoryBackend:
     its own subscribers and sees only its own messages (use Redis then).
     """
 
+    #: State of this process only, unseen by other workers (:func:`junco.stores.in_memory`).
+    process_local = True
+
     def __init__(self) -> None:
         self._deliver: Deliver | None = None
 

@@ -46,7 +46,11 @@ class RedisBackend:
     """Fan-out through Redis ``PUBLISH``/``SUBSCRIBE``.
 
     Args:
-        url: ``redis://host:port/db``, ``rediss://`` or ``unix://``.
+        url_or_client: ``redis://host:port/db``, ``rediss://`` or ``unix://``;
+            or a ``redis.asyncio.Redis`` client of yours (a Sentinel master,
+            say), used for publishing and for the subscription connection,
+            and left open by :meth:`disconnect`. A URL without options
+            publishes through the client the other stores of that URL share.
         ping_interval: Seconds of silence before the reader PINGs Redis; no
             answer within as long again means the connection is dead.
         max_reconnect_delay: Longest wait between reconnection attempts.
@@ -59,23 +63,24 @@ class RedisBackend:
 
     def __init__(
         self,
-        url: str,
+        url_or_client: str | Redis,
         *,
         ping_interval: float = 15.0,
         max_reconnect_delay: float = 2.0,
         confirm_timeout: float = 5.0,
         **options: Any,
     ) -> None:
-        _redis.import_redis()
         if ping_interval <= 0 or max_reconnect_delay <= 0 or confirm_timeout <= 0:
             raise ValueError("ping_interval, max_reconnect_delay and confirm_timeout must be > 0")
-        options["decode_responses"] = False  # payloads are bytes
-        self.url = url
+        if options:
+            options["decode_responses"] = False  # payloads are bytes (the default)
+        self._connector = _redis.Connector(url_or_client, **options)
+        self.url = self._connector.url
         self.options = options
         self.ping_interval = ping_interval
         self.max_reconnect_delay = max_reconnect_delay
         self.confirm_timeout = confirm_timeout
-        self.client: Redis | None = None
+        self.client: Redis | None = None  # the publishing client, while connected
         self._listener: Redis | None = None
         self._pubsub: Any = None
         self._deliver: Deliver | None = None
@@ -98,9 +103,13 @@ class RedisBackend:
 
         self._deliver = deliver
         self._lock = asyncio.Lock()  # bound to the running loop
-        self.client = _redis.connect(self.url, **self.options)
-        listener_options = dict(self.options, retry=Retry(NoBackoff(), 0))
-        self._listener = _redis.connect(self.url, **listener_options)
+        self.client = self._connector.client()
+        if self.url is None:
+            self._listener = self.client
+        else:
+            # Its own connection, without retries: the reader does the reconnecting.
+            listener_options = dict(self.options, retry=Retry(NoBackoff(), 0))
+            self._listener = _redis.connect(self.url, **listener_options)
         try:
             await self._open()
         except Exception as exc:
@@ -117,11 +126,21 @@ class RedisBackend:
         async with self._lock:
             await self._close_pubsub()
             self._channels.clear()
-        for client in (self.client, self._listener):
-            if client is not None:
-                with contextlib.suppress(*self._errors):
-                    await client.aclose()
+        listener = self._listener
+        if listener is not None and self.url is not None:
+            with contextlib.suppress(*self._errors):
+                await listener.aclose()
+        if self.client is not None:
+            await self._connector.aclose()
         self.client = self._listener = None
+
+    async def ping(self) -> None:
+        """Check that Redis answers (run at the app's start-up, before :meth:`connect`).
+
+        Raises:
+            redis.exceptions.RedisError: it does not (``OSError`` too).
+        """
+        await self._connector.client().ping()
 
     async def publish(self, channel: str, payload: bytes) -> None:
         """``PUBLISH`` the payload.

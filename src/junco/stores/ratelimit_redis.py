@@ -61,7 +61,7 @@ return out
 """
 
 
-class RedisRateLimitStore:
+class RedisRateLimitStore(_redis.RedisClientStore):
     """Counters in Redis (a :class:`~junco.stores.ratelimit_memory.RateLimitStore`).
 
     Every worker and machine pointed at the same Redis shares the counters,
@@ -72,7 +72,9 @@ class RedisRateLimitStore:
 
     Args:
         url_or_client: A ``redis://`` URL, or a ``redis.asyncio.Redis`` client
-            (which stays yours: :meth:`close` leaves it open).
+            (which stays yours: :meth:`close` leaves it open). A URL without
+            options shares one client per event loop with the other stores of
+            that URL (``RateLimit(app, store=url)`` makes this store).
         **options: For a URL, passed to ``Redis.from_url``. Unless given,
             ``socket_timeout`` is 1 second: a limiter waiting on a stuck Redis
             would hold every request.
@@ -82,10 +84,8 @@ class RedisRateLimitStore:
     """
 
     def __init__(self, url_or_client: str | Redis = "redis://127.0.0.1:6379/0", **options: Any):
-        if isinstance(url_or_client, str):
-            options.setdefault("socket_timeout", 1.0)
-        self.client, self._owned = _redis.client_from(url_or_client, **options)
-        self._script = self.client.register_script(SCRIPT)
+        super().__init__(url_or_client, **options)
+        self._script: Any = None  # registered on first use, with that loop's client
         #: What a failing Redis raises; the limiter catches these.
         self.errors: tuple[type[BaseException], ...] = _redis.errors()
 
@@ -99,14 +99,13 @@ class RedisRateLimitStore:
         args: list[int] = []
         for _, limit, window in checks:
             args += (limit, window)
-        reply = await self._script(keys=[key for key, _, _ in checks], args=args)
+        client = self.client
+        if self._script is None:
+            self._script = client.register_script(SCRIPT)
+        keys = [key for key, _, _ in checks]
+        reply = await self._script(keys=keys, args=args, client=client)
         counts = [(int(reply[i]), int(reply[i + 1])) for i in range(2, len(reply), 2)]
         return Outcome(bool(reply[0]), int(reply[1]), counts)
-
-    async def close(self) -> None:
-        """Close the connections, if this store opened them (run at app shutdown)."""
-        if self._owned:
-            await self.client.aclose()
 
 
 __all__ = ["SCRIPT", "RedisRateLimitStore"]

@@ -12,16 +12,19 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 
-class RedisStore:
+class RedisStore(_redis.RedisClientStore):
     """Sessions kept in Redis, one key per session with a TTL (a ``SessionStore``).
 
     The client reconnects by itself when Redis restarts; while Redis is
     unreachable, store calls raise :class:`~junco.sessions.SessionStoreError`
-    (requests that need the session get a 503).
+    (requests that need the session get a 503). ``Session(app, store=url)``
+    makes one of these.
 
     Args:
         url_or_client: A ``redis://`` URL, or a ``redis.asyncio.Redis`` client
-            (which stays yours: :meth:`close` leaves it open).
+            (which stays yours: :meth:`close` leaves it open). A URL without
+            options shares one client per event loop with the other stores of
+            that URL; commands give up after 1 second without an answer.
         prefix: Put before each session id to make the key.
         **options: For a URL, passed to ``Redis.from_url`` (``password``,
             ``socket_timeout``, ...).
@@ -37,7 +40,7 @@ class RedisStore:
         prefix: str = "junco:session:",
         **options: Any,
     ) -> None:
-        self.client, self._owned = _redis.client_from(url_or_client, **options)
+        super().__init__(url_or_client, **options)
         self.prefix = prefix
         self._errors = _redis.errors()
 
@@ -47,13 +50,7 @@ class RedisStore:
             raw = await self.client.get(self.prefix + session_id)
         except self._errors as exc:
             raise SessionStoreError(f"redis: {exc}") from exc
-        if raw is None:
-            return None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
+        return _record(raw)
 
     async def save(self, session_id: str, data: dict[str, Any], ttl: int) -> None:
         """Store ``data`` for ``ttl`` seconds (``SET ... EX``).
@@ -68,6 +65,25 @@ class RedisStore:
         except self._errors as exc:
             raise SessionStoreError(f"redis: {exc}") from exc
 
+    async def swap(self, session_id: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Replace the record only if there is one, keeping its TTL; return the old record.
+
+        One atomic command (``SET ... XX GET KEEPTTL``, Redis 6.2+), so
+        concurrent callers (any worker, any machine) each see a different
+        old record. Remember-me tokens use it to be spent exactly once.
+
+        Raises:
+            SessionStoreError: Redis is unreachable.
+        """
+        text = json.dumps(data, separators=(",", ":"))
+        try:
+            raw = await self.client.set(
+                self.prefix + session_id, text, xx=True, get=True, keepttl=True
+            )
+        except self._errors as exc:
+            raise SessionStoreError(f"redis: {exc}") from exc
+        return _record(raw)
+
     async def delete(self, session_id: str) -> None:
         """Remove the record (no error if it is already gone).
 
@@ -79,7 +95,13 @@ class RedisStore:
         except self._errors as exc:
             raise SessionStoreError(f"redis: {exc}") from exc
 
-    async def close(self) -> None:
-        """Close the connections, if this store opened them (run at app shutdown)."""
-        if self._owned:
-            await self.client.aclose()
+
+def _record(raw: Any) -> dict[str, Any] | None:
+    """The dict stored as JSON in ``raw``, or None (missing or unreadable)."""
+    if not isinstance(raw, (str, bytes)):
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,132 @@
+"""The prefix index over dynamic routes finds exactly what a linear scan finds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from junco import Junco, URLPattern
+from junco.routing import Route, Router
+from junco.testing import TestClient
+
+LITERALS = ["a", "b", "items", "r1", "r2", ""]
+ARGS = ["<x>", "<int:n>", "<path:rest>", "<re:[ab]+:w>", "pre-<int:k>.txt"]
+
+
+def linear(router: Router, method: str, path: str) -> tuple[Route | None, dict[str, Any] | None]:
+    """The reference: every dynamic pattern in registration order."""
+    for _, pattern, table in router.dynamic:
+        args = pattern.match(path)
+        if args is None:
+            continue
+        route = table.get(method) or (table.get("GET") if method == "HEAD" else None)
+        if route is not None:
+            return route, args
+    return None, None
+
+
+def accepted(pattern: str) -> bool:
+    """Whether junco registers ``pattern`` (no '//', no argument name twice)."""
+    try:
+        URLPattern(pattern)
+    except ValueError:
+        return False
+    return True
+
+
+segment = st.sampled_from(LITERALS + ARGS)
+pattern_st = (
+    st.lists(segment, min_size=1, max_size=4).map(lambda s: "/" + "/".join(s)).filter(accepted)
+)
+path_segment = st.sampled_from(["a", "b", "ab", "items", "r1", "r2", "42", "-7", "pre-3.txt", ""])
+path_st = st.lists(path_segment, min_size=1, max_size=5).map(lambda s: "/" + "/".join(s))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(pattern_st, min_size=1, max_size=12, unique=True), st.lists(path_st, max_size=20))
+def test_index_agrees_with_a_linear_scan(patterns: list[str], paths: list[str]) -> None:
+    app = Junco()
+    for i, url in enumerate(patterns):
+        if "<" not in url:
+            continue  # static routes never reach the index
+
+        def handler(request: Any, **kwargs: Any) -> str:
+            return "ok"
+
+        handler.__name__ = f"h{i}"
+        app.route(url, methods=["GET"] if i % 3 else ["POST"])(handler)
+    router = app.router
+    for path in paths:
+        for method in ("GET", "POST", "HEAD"):
+            found = router._find(method, path, (), set())
+            expected_route, expected_args = linear(router, method, path)
+            if expected_route is None:
+                assert found is None or found.route is None
+            else:
+                assert found is not None
+                assert found.route is expected_route
+                assert found.args == expected_args
+
+
+def test_registration_order_wins_across_depths() -> None:
+    app = Junco()
+
+    @app.get("/<first>/<int:id>")
+    async def generic(request: Any, first: str, id: int) -> str:
+        return f"generic {first}"
+
+    @app.get("/users/<int:id>")
+    async def users(request: Any, id: int) -> str:
+        return "users"
+
+    @app.get("/things/<int:id>")
+    async def things(request: Any, id: int) -> str:
+        return "things"
+
+    client = TestClient(app)
+    # The generic route was registered first: it wins, as it did with a linear scan.
+    assert client.sync.get("/users/1").text == "generic users"
+    assert client.sync.get("/other/1").text == "generic other"
+
+
+def test_a_deeper_route_registered_first_wins() -> None:
+    app = Junco()
+
+    @app.get("/users/<int:id>")
+    async def users(request: Any, id: int) -> str:
+        return "users"
+
+    @app.get("/<first>/<int:id>")
+    async def generic(request: Any, first: str, id: int) -> str:
+        return f"generic {first}"
+
+    client = TestClient(app)
+    assert client.sync.get("/users/1").text == "users"
+    assert client.sync.get("/other/1").text == "generic other"
+
+
+def test_many_routes_still_match_405_and_redirect() -> None:
+    app = Junco()
+    for i in range(2000):
+
+        async def handler(request: Any, id: int, i: int = i) -> str:
+            return f"r{i} {id}"
+
+        handler.__name__ = f"r{i}"
+        app.route(f"/r{i}/items/<int:id>", methods=["GET"])(handler)
+
+    @app.post("/r5/items/<int:id>/edit/")
+    async def edit(request: Any, id: int) -> str:
+        return "edited"
+
+    client = TestClient(app)
+    assert client.sync.get("/r1999/items/7").text == "r1999 7"
+    assert client.sync.get("/r0/items/0").text == "r0 0"
+    assert client.sync.get("/r2000/items/7").status_code == 404
+    assert client.sync.get("/r7/items/x").status_code == 404
+    response = client.sync.get("/r5/items/3/edit/")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+    assert client.sync.post("/r5/items/3/edit").status_code == 308
