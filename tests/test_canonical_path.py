@@ -177,6 +177,14 @@ def test_mounted_apps_get_the_same_decision() -> None:
     assert seen.handled == [("files", "/sub/files/a", {"name": "a"})]
 
 
+@pytest.mark.parametrize("prefix", ["/a/../b", "/a//b", "/./a", "/a\\b"])
+def test_a_mount_prefix_that_no_request_could_reach_is_refused(prefix: str) -> None:
+    app = Junco()
+    with pytest.raises(ValueError, match="not a canonical path"):
+        app.mount(Junco(), prefix)
+    app.mount(Junco(), "/%2e%2e")  # a literal "%2e%2e" segment: canonical, and reachable
+
+
 def test_foreign_mounts_are_not_handed_non_canonical_paths() -> None:
     calls: list[str] = []
 

@@ -267,6 +267,10 @@ class Junco:
         url_prefix = url_prefix.rstrip("/")
         if url_prefix and not url_prefix.startswith("/"):
             raise ValueError("url_prefix must start with '/'")
+        problem = path_problem(url_prefix) if url_prefix else None
+        if problem is not None:
+            # Request paths like it are refused with 400: the mount could never match.
+            raise ValueError(f"url_prefix {url_prefix!r} is not a canonical path: {problem}")
         native = isinstance(subapp, Junco)
         if native and subapp is self:
             raise ConfigurationError("an app cannot be mounted on itself")
