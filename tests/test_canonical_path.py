@@ -24,7 +24,9 @@ from junco.paths import path_problem
 from junco.stores.ratelimit_memory import MemoryRateLimitStore
 from junco.testing import TestClient, TestResponse
 from junco.websocket import WebSocket, with_websocket
+from junco.wsgi import to_wsgi
 from tests.test_websocket import rejected
+from tests.test_wsgi import call
 
 EVIL = "https://evil.example"
 CROSS_SITE = {"Sec-Fetch-Site": "cross-site", "Origin": EVIL}
@@ -302,3 +304,18 @@ def test_router_and_policies_never_disagree(target: str) -> None:
         assert unquote(target) == "/webhooks" or unquote(target).startswith("/webhooks/")
     for path in seen.counted:
         assert path.startswith("/files/") or path == "/files"
+
+
+def test_wsgi_servers_raw_uri_feeds_the_same_decision() -> None:
+    app, seen = policy_app()
+    wsgi = to_wsgi(app)
+    try:
+        assert call(wsgi, path="/files/a")[0].startswith("200")
+        for key in ("RAW_URI", "REQUEST_URI"):
+            # PATH_INFO arrives decoded; only the raw target shows the "%2f".
+            environ = {key: "/files/a%2fb?x=1"}
+            assert call(wsgi, path="/files/a/b", environ=environ)[0].startswith("400"), key
+        assert call(wsgi, path="/files/../x")[0].startswith("400")
+    finally:
+        wsgi.close()
+    assert seen.handled == [("files", "/files/a", {"name": "a"})]
