@@ -151,7 +151,7 @@ def run_wrk(args: argparse.Namespace, port: int, ep: Endpoint, seconds: int) -> 
     if ep.method == "POST":
         cmd += ["-s", str(LUA)]
     cmd.append(f"http://{HOST}:{port}{ep.path}")
-    env = {**os.environ, "WRK_BODY": ECHO_BODY.decode()}
+    env = {**os.environ, "WRK_BODY": (ep.body or ECHO_BODY).decode()}
     out = subprocess.run(
         pinned(args.wrk_cpu, cmd), capture_output=True, text=True, env=env, timeout=seconds + 60
     )
