@@ -116,11 +116,21 @@ async def handle_http(
         path = request.path
         table = app.router.static.get(path)
         raw = scope.get("raw_path")
-        if table is None or (raw and 37 in raw):
-            # The one canonical-path decision (see junco.paths). A path that hit a
-            # static route equals a registered pattern, canonical by construction,
-            # so only its raw form can hide something (%2f). (37 is "%": an int
-            # membership test is a memchr, b"%" in raw goes through the buffer API.)
+        # The one canonical-path decision is junco.paths.path_problem. It is only
+        # called when one of its triggers shows (each clause below is one): a path
+        # that hit a static route equals a registered pattern, canonical by
+        # construction, so only its raw form can hide something (%2f). 37 is "%":
+        # an int membership test is a memchr, b"%" in raw goes through the buffer API.
+        if (raw and 37 in raw) or (
+            table is None
+            and (
+                "//" in path
+                or "/." in path
+                or "\\" in path
+                or not path.startswith("/")
+                or not path.isprintable()
+            )
+        ):
             problem = path_problem(path, raw)
             if problem is not None:
                 raise HTTPException(400, problem)
