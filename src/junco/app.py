@@ -39,6 +39,8 @@ class Junco:
         max_query_fields: Most fields in a query string (400 above).
         max_json_depth: Deepest JSON nesting accepted (400 above).
         max_header_bytes: Most bytes of request headers (431 above).
+        body_timeout: Seconds the request body may stall (no data arriving)
+            before the read fails with 408; ``None`` for no limit.
         default_content_type: Content type of str/bytes responses.
         lifespan_startup: ``f(scope)``, sync or async, run at startup.
         lifespan_shutdown: ``f(scope)``, sync or async, run at shutdown.
@@ -55,6 +57,7 @@ class Junco:
         max_query_fields: int = 1000,
         max_json_depth: int = 64,
         max_header_bytes: int = 32 * 1024,
+        body_timeout: float | None = 30.0,
         default_content_type: str | None = None,
         lifespan_startup: Callable[..., Any] | None = None,
         lifespan_shutdown: Callable[..., Any] | None = None,
@@ -67,6 +70,7 @@ class Junco:
         self.max_query_fields = max_query_fields
         self.max_json_depth = max_json_depth
         self.max_header_bytes = max_header_bytes
+        self.body_timeout = body_timeout
         self.default_content_type = default_content_type or Response.default_content_type
         self.router = Router()
         self.before_request_handlers: list[_hooks.Hook] = []
