@@ -40,7 +40,7 @@ CORE = (
     "junco.errors",
 )
 #: What the core may load besides itself (neutral helpers, no extension).
-CORE_HELPERS = {"junco._parsing", "junco._draining", "junco.types"}
+CORE_HELPERS = {"junco._parsing", "junco._draining", "junco.types", "junco.paths", "junco.origins"}
 #: Third-party packages the core may load: optional accelerators only.
 THIRD_PARTY_OK = {"orjson"}
 

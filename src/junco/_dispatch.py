@@ -5,6 +5,10 @@ Invariants:
   ``HTTPException`` or any other exception is turned into one by the error
   handlers, and then ``after_error_request`` hooks see it. Only a client that
   disconnected while its body was read gets nothing.
+- The path is decided once, before routing: a path that is not canonical
+  (``junco.paths.path_problem``) is a 400 that reaches no ``before_request``
+  hook and no route (``after_error_request`` hooks still decorate it), so
+  ``request.path`` is the one path the router and every policy read.
 - ``before_request`` hooks run whether or not a route matched (``request.route``
   is ``None`` on a 404), so host, CORS and rate-limit checks cover every path;
   404/405 are raised after them.
@@ -25,6 +29,7 @@ from .calling import call_callback, call_endpoint, call_hook, is_async_callable
 from .coerce import make_response
 from .errors import render_error
 from .exceptions import ClientDisconnect, HTTPException
+from .paths import check_path, path_problem, slash_redirect
 from .request import Request, _current
 from .response import _CT_JSON, Response, buffered
 from .routing import Match, allowed_methods
@@ -103,9 +108,26 @@ async def handle_http(
     try:
         declared = scan_headers(app, scope, request)
         path = request.path
-        if "\x00" in path or "\r" in path or "\n" in path:
-            raise HTTPException(400, "invalid character in path")
         table = app.router.static.get(path)
+        raw = scope.get("raw_path")
+        # The one canonical-path decision is junco.paths.path_problem. It is only
+        # called when one of its triggers shows (each clause below is one): a path
+        # that hit a static route equals a registered pattern, canonical by
+        # construction, so only its raw form can hide something (%2f). 37 is "%":
+        # an int membership test is a memchr, b"%" in raw goes through the buffer API.
+        if (raw and 37 in raw) or (
+            table is None
+            and (
+                "//" in path
+                or "/." in path
+                or "\\" in path
+                or not path.startswith("/")
+                or not path.isprintable()
+            )
+        ):
+            problem = path_problem(path, raw)
+            if problem is not None:
+                raise HTTPException(400, problem)
         route = table.get(request.method) if table is not None else None
         match = None
         if route is None:
@@ -181,11 +203,14 @@ def enter(app: Junco, request: Request, match: Match, plan: _hooks.Plan) -> _hoo
 
 
 def prepare(app: Junco, request: Request) -> int | None:
-    """The header and path checks; returns the declared body length (see scan_headers)."""
+    """The header checks and the canonical-path decision (``junco.paths``).
+
+    Returns the declared body length (see :func:`scan_headers`). ``handle_http``
+    runs the same checks inline, calling ``path_problem`` only when a cheap
+    screen shows a trigger.
+    """
     declared = scan_headers(app, request.asgi_scope, request)
-    path = request.path
-    if "\x00" in path or "\r" in path or "\n" in path:
-        raise HTTPException(400, "invalid character in path")
+    check_path(request.path, request.asgi_scope.get("raw_path"))
     return declared
 
 
@@ -233,11 +258,7 @@ async def run_after(plan: _hooks.Plan, request: Request, response: Response) -> 
 
 def _no_route(request: Request, match: Any) -> Response:
     if match.redirect is not None:
-        qs = request.asgi_scope.get("query_string", b"")
-        location = request.root_path + match.redirect
-        if qs:
-            location += "?" + qs.decode("latin-1")
-        return Response.redirect(location, 308)
+        return slash_redirect(request, request.root_path + match.redirect)
     if match.allow:
         allow = allowed_methods(match.allow)
         if request.method == "OPTIONS":

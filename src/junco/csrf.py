@@ -126,7 +126,9 @@ class CSRF:
             :class:`~junco.sessions.Session` installed first).
         trusted_origins: More origins whose cross-site requests are allowed.
         exempt_paths: Path prefixes never checked (``"/webhooks"`` covers
-            ``/webhooks/x``); compared after :func:`~junco.paths.normalize_path`.
+            ``/webhooks/x``), compared with ``request.path``, the one canonical
+            path the router also matched (paths with ``..``, ``//``, encoded
+            ``/`` ... are refused with 400 before any of this runs).
         field_name: The urlencoded form field carrying the token.
         header_name: The header carrying the token (the only way for
             multipart and JSON bodies).
@@ -244,7 +246,7 @@ class CSRF:
         if not self.protect_all:
             return False
         if self.exempt_paths:
-            path = normalize_path(request.path)
+            path = request.path  # canonical, decided once before routing (junco.paths)
             for prefix in self.exempt_paths:
                 if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
                     return False

@@ -415,12 +415,17 @@ async def receive_body(request: Request) -> Message:
     timeout = request.app.body_timeout
     if timeout is None:
         return await request.receive()
-    steps = request.receive().__await__()
+    pending = request.receive()
+    steps = pending.__await__()
     try:
-        waiting_on = steps.send(None)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    try:
+        if not hasattr(steps, "send"):
+            # granian's futures iterate but take no send()/throw(): no fast path.
+            async with asyncio.timeout(timeout):
+                return await pending
+        try:
+            waiting_on = steps.send(None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
         async with asyncio.timeout(timeout):
             return await _Resumed(steps, waiting_on)
     except TimeoutError:

@@ -13,6 +13,9 @@ a2wsgi leaves out:
   server cannot delimit gets a clean 4xx instead of an
   exception in the adapter; a chunked body the server delimits is read (up to
   the app's ``max_content_length``) and passed on with its length;
+- the target as the client sent it (gunicorn's ``RAW_URI``, uWSGI's and
+  mod_wsgi's ``REQUEST_URI``) becomes ``raw_path``, so an encoded ``/`` is
+  refused as under an ASGI server;
 - cancellation: when the server closes the response early (the client left),
   the app's task is cancelled, so a streaming handler stops and its
   ``finally`` blocks run.
@@ -106,6 +109,10 @@ class WSGIApp:
         environ = scope.get("wsgi_environ")
         if environ is not None:
             environ[_TASK] = asyncio.current_task()
+            # PATH_INFO is decoded: only the target as sent shows "%2f" (see junco.paths).
+            uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+            if isinstance(uri, str) and uri.startswith("/"):
+                scope["raw_path"] = uri.partition("?")[0].encode("latin-1", "replace")
         scope["state"] = dict(self.state)  # a shallow copy per request, as ASGI servers do
         await self.app(scope, receive, send)
 
