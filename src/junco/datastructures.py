@@ -317,3 +317,21 @@ class Headers(MutableMapping[str, str]):
         return [
             (k.encode("latin-1"), v.encode("latin-1")) for k, vs in self._data().items() for v in vs
         ]
+
+
+def single_header(scope: Mapping[str, Any], name: bytes) -> bytes | None:
+    """The value of the header ``name`` (lower-case bytes), read straight from the scope.
+
+    The one scan for components that need one header before (or without)
+    building :class:`Headers`, with one policy for repeats: ``None`` when the
+    header is absent, ``b""`` when it was sent more than once. A repeated
+    ``Host``, ``Origin`` or request id is ambiguous, and ``b""`` is never a
+    valid host, origin or id, so every such check refuses it.
+    """
+    found = None
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            if found is not None:
+                return b""
+            found = value
+    return found

@@ -21,6 +21,8 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .datastructures import single_header
+
 if TYPE_CHECKING:
     from .request import Request
 
@@ -118,12 +120,7 @@ def request_origin(request: Request) -> str | None:
     ``""`` is never an allowed, trusted or same origin, so a repeated header
     is refused wherever an origin has to match.
     """
-    found = None
-    for name, value in request.asgi_scope.get("headers", ()):
-        if name == b"origin":
-            if found is not None:
-                return ""
-            found = value
+    found = single_header(request.asgi_scope, b"origin")
     return None if found is None else found.decode("latin-1")
 
 
@@ -133,11 +130,7 @@ def own_origin(request: Request) -> str | None:
     ``ws``/``wss`` requests have the ``http``/``https`` origin. Returns None
     when the ``Host`` header is missing or malformed.
     """
-    raw = None
-    for name, value in request.asgi_scope.get("headers", ()):
-        if name == b"host":
-            raw = value
-            break
+    raw = single_header(request.asgi_scope, b"host")
     parsed = split_host(raw) if raw else None
     if parsed is None:
         return None

@@ -256,3 +256,12 @@ def test_docs_example() -> None:
     assert FRESH.fullmatch(rid)
     assert response.json == {"id": 7, "request": rid}
     assert stream.getvalue() == f"INFO [{rid}] shop: looking up order 7\n"
+
+
+def test_a_repeated_incoming_id_is_replaced() -> None:
+    # One policy for repeated single-valued headers (datastructures.single_header):
+    # ambiguous, so not trusted — as a repeated Origin or Host is refused.
+    headers = [("X-Request-ID", "first"), ("X-Request-ID", "second")]
+    response = fetch(site(), headers=headers)
+    assert FRESH.fullmatch(response.text)
+    assert fetch(site(), headers=[("X-Request-ID", "only")]).text == "only"

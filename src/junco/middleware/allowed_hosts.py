@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..datastructures import single_header
 from ..exceptions import ConfigurationError, HTTPException
 from ..origins import host_from_text, split_host
 from .proxy import apply_proxy_headers
@@ -89,11 +90,7 @@ class AllowedHosts:
     def before_request(self, request: Request) -> None:
         """Raise ``HTTPException(400)`` unless the request's host is allowed."""
         apply_proxy_headers(request)
-        raw = None
-        for name, value in request.asgi_scope.get("headers", ()):
-            if name == b"host":
-                raw = value
-                break
+        raw = single_header(request.asgi_scope, b"host")
         if raw is None or (raw not in self._ok and not self.allows(raw)):
             raise HTTPException(400, REFUSAL)
 

@@ -26,7 +26,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..datastructures import Headers
+from ..datastructures import Headers, single_header
 from ..exceptions import ConfigurationError
 from ..request import REQUEST_ID, _current
 
@@ -76,12 +76,9 @@ class RequestID:
         """Set ``request.request_id``: the incoming one if acceptable, else a new one."""
         rid = None
         if self.trust_incoming:
-            name = self._raw_name
-            for key, value in request.asgi_scope.get("headers", ()):
-                if key == name:
-                    if _VALID.fullmatch(value) is not None:
-                        rid = value.decode("ascii")
-                    break
+            value = single_header(request.asgi_scope, self._raw_name)
+            if value is not None and _VALID.fullmatch(value) is not None:
+                rid = value.decode("ascii")
         REQUEST_ID.set(request, rid or new_request_id())
 
     def after_request(self, request: Request, response: Response) -> None:
