@@ -17,7 +17,9 @@ the framework's own middleware style (and says so at its top).
 """
 
 import importlib
+import secrets
 from types import ModuleType
+from typing import Any
 
 #: framework -> module name in this package (table order).
 STACKS: dict[str, str] = {
@@ -55,3 +57,33 @@ def csp_with_nonce(nonce: str) -> str:
 
 def load(name: str) -> ModuleType:
     return importlib.import_module(f".{STACKS[name]}", __name__)
+
+
+_RAW_HEADERS = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+_CSP_HEAD = f"{CSP}; script-src 'self' 'nonce-".encode()
+
+
+class SecurityHeadersASGI:
+    """Security headers, a CSP nonce (``scope["csp_nonce"]``) and optionally a request id,
+    as a pure ASGI middleware with pre-encoded bytes: for the stacks that ship none."""
+
+    def __init__(self, app: Any, request_id: bool = False) -> None:
+        self.app = app
+        self.request_id = request_id
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nonce = secrets.token_urlsafe(16)
+        scope["csp_nonce"] = nonce
+        extra = [*_RAW_HEADERS, (b"content-security-policy", _CSP_HEAD + nonce.encode() + b"'")]
+        if self.request_id:
+            extra.append((b"x-request-id", secrets.token_hex(16).encode()))
+
+        async def wrapped(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        await self.app(scope, receive, wrapped)

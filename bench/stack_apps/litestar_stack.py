@@ -4,11 +4,10 @@ Built in: ``CORSConfig`` (credentials on), ``AllowedHostsConfig``, client-side s
 (``CookieBackendConfig``: the cookie is AES-GCM encrypted, not only signed) and
 ``CSRFConfig`` (double-submit token: an HMAC-signed ``csrftoken`` cookie echoed in
 ``x-csrftoken``). Litestar ships no security headers, CSP nonce or request id:
-``SecurityHeaders`` below adds them, as a pure ASGI middleware with pre-encoded bytes.
+``SecurityHeadersASGI`` (in ``__init__``) adds them, a pure ASGI middleware.
 """
 
 import hashlib
-import secrets
 from typing import Any
 
 from litestar import Litestar, Request, get, post
@@ -18,37 +17,9 @@ from litestar.config.csrf import CSRFConfig
 from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.response import Response
 
-from . import CSP, HEADERS, HOST, ORIGIN, SECRET, USER, page
+from . import HOST, ORIGIN, SECRET, USER, SecurityHeadersASGI, page
 
 TOKEN_HEADER = "x-csrftoken"
-_HEADERS = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
-_CSP_HEAD = f"{CSP}; script-src 'self' 'nonce-".encode()
-
-
-class SecurityHeaders:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        nonce = secrets.token_urlsafe(16)
-        scope["csp_nonce"] = nonce
-        csp = _CSP_HEAD + nonce.encode() + b"'"
-        rid = secrets.token_hex(16).encode()
-
-        async def wrapped(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    *_HEADERS,
-                    (b"content-security-policy", csp),
-                    (b"x-request-id", rid),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, wrapped)
 
 
 @get("/", sync_to_thread=False)
@@ -75,7 +46,7 @@ def items(request: Request[Any, Any, Any]) -> dict[str, Any]:
 app = Litestar(
     route_handlers=[index, login, me, items],
     middleware=[
-        SecurityHeaders,
+        lambda app: SecurityHeadersASGI(app, request_id=True),
         CookieBackendConfig(secret=hashlib.sha256(SECRET.encode()).digest()).middleware,
     ],
     cors_config=CORSConfig(allow_origins=[ORIGIN], allow_credentials=True),

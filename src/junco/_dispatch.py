@@ -56,6 +56,8 @@ def scan_headers(app: Junco, scope: Scope, request: Request | None = None) -> in
         if name in _BODY_OR_HOST:
             if name == b"host":
                 hosts += 1
+                if request is not None:
+                    request._raw_host = value
             elif name == b"transfer-encoding":
                 chunked = True
             elif name == b"content-type":

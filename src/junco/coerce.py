@@ -33,7 +33,7 @@ def make_response(rv: Any) -> Response:
 
 
 def _is_headers(x: Any) -> bool:
-    return isinstance(x, (Mapping, Headers, list))
+    return type(x) is dict or isinstance(x, (Mapping, Headers, list))
 
 
 def _from_tuple(rv: tuple[Any, ...]) -> Response:

@@ -77,6 +77,7 @@ class Request:
     subapp: Junco | None = None
     _headers: Headers | None = None
     _raw_ctype: bytes | None = None
+    _raw_host: bytes | None = None  # the Host header, once the dispatcher has scanned for it
     _mimetype: str | None = None
     _args: MultiDict | None = None
     _cookies: dict[str, str] | None = None

@@ -61,6 +61,10 @@ class Response:
     body_iter: Any = None
     _headers: Headers | None = None
     _ctype: bytes | None = None  # None: the app's default content type
+    # Header pairs junco's own middleware add already encoded (their names are
+    # lower-case, their values checked once): sent as they are, and folded into
+    # ``headers`` as soon as anyone looks at it.
+    _extra: list[tuple[bytes, bytes]] | None = None
 
     def __init__(
         self,
@@ -71,8 +75,6 @@ class Response:
     ) -> None:
         if status_code != 200:
             self.status_code = status_code
-        if headers:
-            self._headers = Headers(headers)
         if reason is not None:
             self.reason = reason
         tb = type(body)
@@ -85,6 +87,12 @@ class Response:
             self._ctype = _CT_JSON
         else:
             self._init_other(body)
+        if headers:
+            ctype = _only_content_type(headers)  # after the body's: an explicit type wins
+            if ctype is None:
+                self._headers = Headers(headers)
+            else:
+                self._ctype = ctype
 
     def _init_other(self, body: Any) -> None:
         if isinstance(body, (bytes, bytearray, memoryview)):
@@ -114,12 +122,47 @@ class Response:
         elif self._ctype is not None:
             h.setdefault("Content-Type", self._ctype.decode("latin-1"))
             self._ctype = None
+        extra = self._extra
+        if extra is not None:
+            self._extra = None
+            d = h._data()
+            for name, value in extra:
+                key, text = name.decode("latin-1"), value.decode("latin-1")
+                values = d.get(key)
+                if values is None:
+                    d[key] = [text]
+                else:
+                    values.append(text)
         return h
 
     @headers.setter
     def headers(self, value: HeaderInput | Headers) -> None:
         self._headers = Headers(value)
         self._ctype = None
+        self._extra = None
+
+    def _add_raw(self, pairs: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]]) -> None:
+        """Append encoded header pairs (lower-case names, checked values) for junco's middleware.
+
+        The caller has made sure none of them is already set.
+        """
+        extra = self._extra
+        if extra is None:
+            self._extra = list(pairs)
+        else:
+            extra.extend(pairs)
+
+    def _has_header(self, name: str, raw: bytes) -> bool:
+        """Whether header ``name`` (lower-case; ``raw``: its bytes) is set in any form."""
+        h = self._headers
+        if h is not None and name in h._data():
+            return True
+        extra = self._extra
+        if extra is not None:
+            for key, _ in extra:
+                if key == raw:
+                    return True
+        return name == "content-type" and self._ctype is not None
 
     @property
     def is_streamed(self) -> bool:
@@ -259,10 +302,13 @@ class Response:
         """The ASGI header list, with Content-Type and Content-Length added when given."""
         h = self._headers
         ctype = self._ctype or default_ct
+        extra = self._extra
         if h is None:
             raw = [(b"content-type", ctype)] if ctype is not None else []
             if length is not None:
                 raw.append((b"content-length", _length_bytes(length)))
+            if extra is not None:
+                raw += extra
             return raw
         raw = h.to_asgi()
         d = h._data()
@@ -270,6 +316,8 @@ class Response:
             raw.append((b"content-type", ctype))
         if length is not None and "content-length" not in d:
             raw.append((b"content-length", _length_bytes(length)))
+        if extra is not None:
+            raw += extra
         return raw
 
     async def send(self, request: Request, send: Send) -> None:
@@ -280,19 +328,17 @@ class Response:
         """
         status = self.status_code
         if self._headers is None and self.body_iter is None and status == 200:
-            # The common case: a buffered body, no custom headers.
+            # The common case: a buffered body, no custom headers (but maybe
+            # the pre-encoded ones of junco's middleware).
             body = self.body
             n = len(body)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", self._ctype or request.app.default_ct),
-                        (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
-                    ],
-                }
-            )
+            raw = [
+                (b"content-type", self._ctype or request.app.default_ct),
+                (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
+            ]
+            if self._extra is not None:
+                raw += self._extra
+            await send({"type": "http.response.start", "status": 200, "headers": raw})
             if request.method == "HEAD":
                 body = b""
             await send({"type": "http.response.body", "body": body})
@@ -316,6 +362,24 @@ class Response:
             await send({"type": "http.response.body", "body": b""})
             return
         await stream_body(self.body_iter, send, request.receive)
+
+
+_CTYPES: dict[str, bytes] = {}  # checked Content-Type values, encoded; bounded cache
+
+
+def _only_content_type(headers: Any) -> bytes | None:
+    """The encoded value when ``headers`` is a plain dict holding only a Content-Type."""
+    if type(headers) is not dict or len(headers) != 1:
+        return None
+    name, value = next(iter(headers.items()))
+    if type(value) is not str or type(name) is not str or name.lower() != "content-type":
+        return None
+    raw = _CTYPES.get(value)
+    if raw is None:
+        raw = Headers({name: value})["content-type"].encode("latin-1")  # checks the value
+        if len(_CTYPES) < 256:
+            _CTYPES[value] = raw
+    return raw
 
 
 def _length_bytes(n: int) -> bytes:

@@ -33,10 +33,11 @@ the order of registration does not matter.
 
 from __future__ import annotations
 
-import secrets
+import base64
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from .._random import random_bytes
 from ..request import current_request
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ _NONCE_ATTR = "csp_nonce"
 _PLACEHOLDER = "\x00"  # never in a header value: safe to substitute
 _CSP = "content-security-policy"
 _CSP_REPORT_ONLY = "content-security-policy-report-only"
+_CSP_RAW = _CSP.encode()
+_CSP_REPORT_ONLY_RAW = _CSP_REPORT_ONLY.encode()
 _DIRECTIVES = frozenset(("script-src", "style-src"))
 
 
@@ -65,7 +68,7 @@ def csp_nonce(request: Request | None = None) -> str:
     d = request.__dict__
     nonce: str | None = d.get(_NONCE_ATTR)
     if nonce is None:
-        nonce = d[_NONCE_ATTR] = secrets.token_urlsafe(16)
+        nonce = d[_NONCE_ATTR] = base64.urlsafe_b64encode(random_bytes(16)).rstrip(b"=").decode()
     return nonce
 
 
@@ -141,6 +144,8 @@ class CSPNonce:
             if response.body_iter is None:
                 return
             nonce = csp_nonce(request)  # the body is rendered after the headers are sent
+        if response._headers is None and self._merge_raw(request, response, nonce):
+            return
         d = response.headers._data()
         current = d.get(_CSP)
         if current is None:
@@ -154,6 +159,29 @@ class CSPNonce:
             d[_CSP_REPORT_ONLY] = self._merged(report_only, nonce)
 
     after_error_request = after_request
+
+    def _merge_raw(self, request: Request, response: Response, nonce: str) -> bool:
+        """The same on a response with only encoded pairs (False: let the general path do it)."""
+        extra = response._extra
+        at = -1
+        if extra is not None:
+            for i, (name, _) in enumerate(extra):
+                if name == _CSP_RAW:
+                    if at >= 0:
+                        return False  # several policies
+                    at = i
+                elif name == _CSP_REPORT_ONLY_RAW:
+                    return False
+        if at < 0:
+            value = merge_nonce("", nonce, self.directives)
+            response._add_raw(((_CSP_RAW, value.encode("latin-1")),))
+            request.__dict__[FALLBACK_KEY] = (value, nonce, self.directives)
+            return True
+        assert extra is not None
+        policy = extra[at][1].decode("latin-1")
+        if f"'nonce-{nonce}'" not in policy:
+            extra[at] = (_CSP_RAW, merge_nonce(policy, nonce, self.directives).encode("latin-1"))
+        return True
 
     def _merged(self, values: list[str], nonce: str) -> list[str]:
         marker = f"'nonce-{nonce}'"
