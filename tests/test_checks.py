@@ -49,14 +49,14 @@ def test_session_secret_cookie_and_store_findings() -> None:
     SecurityHeaders(app)
     AllowedHosts(app, hosts=["example.com"])
     Session(app, secret_key="x" * 20, secure=False, store=MemoryStore())
-    assert codes(app) == ["J004", "J005", "J008"]
+    assert codes(app) == ["J004", "J005", "J008", "J012"]
 
 
 def test_long_secrets_in_a_rotation_list_pass() -> None:
     app = Junco()
     SecurityHeaders(app)
     AllowedHosts(app, hosts=["example.com"])
-    Session(app, secret_key=[SECRET, "t" * 32])
+    Session(app, secret_key=[SECRET, "t" * 32], idle_timeout=3600)
     assert codes(app) == []
 
 
@@ -87,5 +87,37 @@ def test_a_registered_login_needs_a_session_and_a_rate_limit() -> None:
     AllowedHosts(app, hosts=["example.com"])
     Login().init_app(app)
     assert codes(app) == ["J011", "J010"]
-    Session(app, secret_key=SECRET)
+    Session(app, secret_key=SECRET, absolute_timeout=86400)
     assert codes(app) == ["J010"]
+
+
+def test_sessions_without_a_timeout_are_flagged() -> None:
+    from junco.middleware.stack import secure_stack
+
+    for options, expected in [
+        ({}, ["J012"]),
+        ({"idle_timeout": 600}, []),
+        ({"absolute_timeout": 86400}, []),
+        ({"max_age": 3600}, []),
+    ]:
+        app = Junco()
+        SecurityHeaders(app)
+        AllowedHosts(app, hosts=["example.com"])
+        Session(app, secret_key=SECRET, **options)  # type: ignore[arg-type]
+        assert codes(app) == expected, options
+        finding = [f for f in app.check() if f.code == "J012"]
+        assert all("time out" in f.message and "idle_timeout" in f.hint for f in finding)
+    # secure_stack sets both by default; turning both off is flagged again.
+    app = Junco()
+    stack = secure_stack(app, secret_key=SECRET, allowed_hosts=["example.com"])
+    assert (stack.session.idle_timeout, stack.session.absolute_timeout) == (7200, 604800)
+    assert "J012" not in codes(app)
+    app = Junco()
+    secure_stack(
+        app,
+        secret_key=SECRET,
+        allowed_hosts=["example.com"],
+        session_idle_timeout=None,
+        session_absolute_timeout=None,
+    )
+    assert "J012" in codes(app)

@@ -184,3 +184,59 @@ def test_response_json_body_uses_json_dumps() -> None:
     r = Response([1, "two", {"3": 4.5}])
     assert r.body == b'[1,"two",{"3":4.5}]'
     assert r.headers["content-type"] == "application/json"
+
+
+# -- request.json: one result whichever backend parses it ---------------------------------
+
+BIG = 18446744073709551617  # 2**64 + 1: orjson alone would make it a float
+
+PARSE_CASES: list[tuple[str, bytes, Any]] = [
+    ("beyond u64", b'{"n": 18446744073709551617}', {"n": BIG}),
+    ("below i64", b"[-9223372036854775809]", [-9223372036854775809]),
+    ("u64 max", b"18446744073709551615", 18446744073709551615),
+    ("huge", b"[" + b"9" * 200 + b"]", [int("9" * 200)]),
+    ("digits in a string", b'{"s": "12345678901234567890"}', {"s": "12345678901234567890"}),
+    ("long float", b"[12345678901234567890123.5]", [12345678901234567890123.5]),
+    ("plain", b'{"a": [1, 2.5, "x"]}', {"a": [1, 2.5, "x"]}),
+    ("utf-8 bom", b"\xef\xbb\xbf{}", 400),
+    ("utf-16", '{"a": 1}'.encode("utf-16"), 400),
+    ("utf-16-le", '{"a": 1}'.encode("utf-16-le"), 400),
+    ("utf-32", '{"a": 1}'.encode("utf-32"), 400),
+    ("utf-32-be", '{"a": 1}'.encode("utf-32-be"), 400),
+    ("bad utf-8", b'{"a": "\xff"}', 400),
+    ("big int then junk", b"[18446744073709551617,]", 400),
+    ("big int lone surrogate", b'[18446744073709551617, "\\ud800"]', 400),
+    ("too many digits", b"[" + b"9" * 5000 + b"]", 400),
+]
+
+
+def _parse_app() -> Junco:
+    app = Junco()
+
+    @app.post("/")
+    async def echo(request: Request) -> Response:
+        return Response(repr(request.json))
+
+    return app
+
+
+def _parsed(body: bytes) -> Any:
+    r = asyncio.run(
+        TestClient(_parse_app()).post("/", body=body, headers={"Content-Type": "application/json"})
+    )
+    if r.status_code != 200:
+        return r.status_code
+    return r.text
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"), [c[1:] for c in PARSE_CASES], ids=[c[0] for c in PARSE_CASES]
+)
+def test_request_json_is_the_same_with_and_without_orjson(
+    body: bytes, expected: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_orjson = _parsed(body)
+    monkeypatch.setattr(_parsing, "_orjson", None)
+    without = _parsed(body)
+    # repr() tells an exact int from a float that rounds to it.
+    assert with_orjson == without == (expected if expected == 400 else repr(expected))

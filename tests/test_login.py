@@ -485,6 +485,9 @@ def _hostile_cookies(good: str) -> list[str]:
         _forge({"u": 1, "v": 1, "e": 1, "n": "x"}),
         _forge({"u": 99, "v": 1, "e": future, "n": "x"}),
         _forge({"u": 1, "v": 2, "e": future, "n": "x"}),
+        _forge({"u": 1, "v": 1, "e": future, "f": "x", "t": "y"}),
+        _forge({"u": 1, "v": 1, "e": future, "f": 1, "t": "y"}),
+        _forge({"u": 1, "v": 1, "e": future, "f": "x", "t": "y" * 65}),
         _forge([1, 1, future]),
         _forge("just a string"),
         _forge(None),
@@ -508,11 +511,12 @@ def test_hostile_remember_cookies_are_anonymous(env: Env) -> None:
     assert _forge({"u": 1, "v": 1, "e": 1_700_000_000 + DAY, "n": "x"}) != good
 
 
-def test_a_forged_cookie_needs_the_key(env: Env) -> None:
-    """Sanity check of the format: signed with the real key and salt, it works."""
-    cookie = _forge({"u": 2, "v": 1, "e": 1_700_000_000 + DAY, "n": "x"})
+def test_a_signed_cookie_is_not_enough_without_its_token_record(env: Env) -> None:
+    """Even signed with the real key, a cookie whose token the store never issued is refused."""
+    cookie = _forge({"u": 2, "v": 1, "e": 1_700_000_000 + DAY, "f": "fam", "t": "tok"})
     client = TestClient(env.app, cookies={"remember_token": cookie}).sync
-    assert client.get("/me").json == {"id": 2, "fresh": False}
+    assert client.get("/me").status_code == 302
+    assert "remember_token" not in client.cookies
     client.close()
 
 
@@ -696,14 +700,15 @@ def test_explicit_session_extension_provides_the_secret() -> None:
 
 
 def test_key_rotation() -> None:
-    old = make_env(session_key="old-key-0123456789abcdef")
+    store = MemoryStore()  # the token records outlive the restarts with new keys
+    old = make_env(store, session_key="old-key-0123456789abcdef")
     log_in(old.client, remember="yes")
     cookie = old.client.cookies["remember_token"]
-    new = make_env(session_key=["new-key-0123456789abcdef", "old-key-0123456789abcdef"])
+    new = make_env(store, session_key=["new-key-0123456789abcdef", "old-key-0123456789abcdef"])
     client = TestClient(new.app, cookies={"remember_token": cookie}).sync
     assert client.get("/me").json == {"id": 1, "fresh": False}
     reissued = client.cookies["remember_token"]
-    only_new = make_env(session_key="new-key-0123456789abcdef")
+    only_new = make_env(store, session_key="new-key-0123456789abcdef")
     again = TestClient(only_new.app, cookies={"remember_token": reissued}).sync
     assert again.get("/me").status_code == 200
     for c in (client, again):
@@ -771,7 +776,7 @@ def test_without_sessions_or_loader(sync: Any) -> None:
         return ""
 
     assert sync(app2).get("/").status_code == 302  # nothing to load: no loader needed
-    cookie = _forge({"u": 1, "v": None, "e": 2_000_000_000, "n": "x"})
+    cookie = _forge({"u": 1, "v": None, "e": 2_000_000_000, "f": "x", "t": "y"})
     client = TestClient(app2, cookies={"remember_token": cookie}).sync
     assert client.get("/").status_code == 500  # no user_loader
     client.close()

@@ -7,6 +7,7 @@ import base64
 import re
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -274,17 +275,93 @@ def test_dummy_verify_for_unknown_users(fast: PasswordHasher) -> None:
     assert fast.dummy_verify(cast(str, None)) is False
     assert fast.verify("guess", None) is False
     assert len(fast._dummies) == 1  # made once, then reused
-    dummy = fast._dummies["argon2id"]
+    [dummy] = fast._dummies.values()
     assert dummy.startswith("$argon2id$v=19$m=64,t=1,p=1$")
     fast.dummy_verify()
-    assert fast._dummies["argon2id"] == dummy
+    assert list(fast._dummies.values()) == [dummy]
 
 
 @pytest.mark.usefixtures("no_argon2")
 def test_dummy_verify_uses_the_algorithm_in_use(fast: PasswordHasher) -> None:
     assert fast.verify("guess", None) is False
-    assert list(fast._dummies) == ["scrypt"]
-    assert fast._dummies["scrypt"].startswith("$scrypt$n=16,r=1,p=1$")
+    [dummy] = fast._dummies.values()
+    assert dummy.startswith("$scrypt$n=16,r=1,p=1$")
+
+
+def _work(hasher: PasswordHasher, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Records the profile (scheme and cost) of every real verification the hasher runs."""
+    done: list[Any] = []
+    check = hasher._check
+
+    def recording(secret: bytes, encoded: str) -> bool:
+        done.append(passwords._profile(encoded))
+        return check(secret, encoded)
+
+    monkeypatch.setattr(hasher, "_check", recording)
+    return done
+
+
+LEGACY = {
+    "scrypt": {"algorithm": "scrypt", "scrypt_n": 2**5, "scrypt_r": 2},
+    "weaker argon2id": {"time_cost": 1, "memory_cost": 32},
+}
+
+
+@pytest.mark.parametrize("legacy_options", LEGACY.values(), ids=list(LEGACY))
+def test_unknown_users_cost_what_legacy_and_current_users_cost(
+    legacy_options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not timing: which verifications run, with which scheme and parameters."""
+    old = PasswordHasher(**{**CHEAP, **legacy_options}).hash("old password")
+    current = PasswordHasher(**CHEAP)
+    new = current.hash("new password")
+    current.expect(old)  # the app still holds hashes like this one
+    done = _work(current, monkeypatch)
+    profiles = {passwords._profile(old), passwords._profile(new)}
+    assert len(profiles) == 2
+    paths: dict[str, Callable[[], bool]] = {
+        "legacy user, right password": lambda: current.verify("old password", old),
+        "legacy user, wrong password": lambda: current.verify("guess", old),
+        "current user, right password": lambda: current.verify("new password", new),
+        "current user, wrong password": lambda: current.verify("guess", new),
+        "unknown user": lambda: current.verify("guess", None),
+        "dummy_verify": lambda: current.dummy_verify("guess"),
+    }
+    for label, path in paths.items():
+        done.clear()
+        path()
+        # One verification per profile the app holds, whichever path: the same work.
+        assert sorted(done, key=repr) == sorted(profiles, key=repr), label
+    assert current.verify("old password", old) is True
+    assert current.verify("new password", new) is True
+
+
+def test_a_legacy_hash_seen_at_login_joins_the_unknown_user_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = PasswordHasher(**{**CHEAP, "scrypt_n": 2**5}, algorithm="scrypt").hash("pw")
+    hasher = PasswordHasher(**CHEAP)
+    done = _work(hasher, monkeypatch)
+    hasher.verify("guess", None)
+    assert len(done) == 1  # only the current scheme is known so far
+    hasher.verify("pw", old)  # a legacy user logs in
+    done.clear()
+    hasher.verify("guess", None)
+    assert sorted(done, key=repr) == sorted(
+        {passwords._profile(old), passwords._profile(hasher.hash("x"))}, key=repr
+    )
+
+
+def test_planted_hashes_cannot_grow_the_work_without_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hasher = PasswordHasher(**CHEAP)
+    for n in range(1, 16):
+        hasher.expect(PasswordHasher(**{**CHEAP, "scrypt_n": 2**n}, algorithm="scrypt").hash("x"))
+    done = _work(hasher, monkeypatch)
+    hasher.dummy_verify()
+    assert len(done) == passwords._MAX_PROFILES + 1  # what it learned, and its own
+    hasher.expect("garbage", "$argon2id$v=19$m=64,t=1,p=1$$", cast(str, None))  # ignored
 
 
 def test_module_dummy_verify() -> None:

@@ -126,20 +126,32 @@ def _finite(obj: Any) -> Any:
 def json_loads(data: bytes | str, max_depth: int) -> Any:
     """Parse JSON; malformed, too deep or otherwise hostile input → 400.
 
+    The same result with and without orjson: integers of any size are kept
+    exact, and the body must be UTF-8 without a byte order mark (a BOM,
+    UTF-16 or UTF-32 is a 400 either way).
+
     Raises:
         HTTPException: 400.
     """
     if _too_deep(data, max_depth):
         raise HTTPException(400, "JSON nested too deeply")
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     try:
-        if _orjson is not None:
-            return _orjson.loads(data)
-        if _LONE_SURROGATE.search(data if isinstance(data, bytes) else data.encode()):
+        # orjson turns integers beyond 64 bits into floats; the stdlib keeps them
+        # exact. A run of 19+ digits is where that can happen (rarely elsewhere).
+        if _orjson is not None and _LONG_DIGITS.search(raw) is None:
+            return _orjson.loads(raw)
+        if _LONE_SURROGATE.search(raw):
             raise ValueError("lone surrogate")
-        return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+        # Strict UTF-8, no BOM (RFC 8259 8.1), as orjson: json.loads(bytes) would
+        # also sniff UTF-16/32 and skip a BOM.
+        text = raw.decode("utf-8")
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError, TypeError):
         raise HTTPException(400, "invalid JSON") from None
 
+
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 # The stdlib accepts what orjson (and RFC 8259 interoperability) refuses: NaN,
 # Infinity, floats that overflow, and \\ud800 escapes with no pair.

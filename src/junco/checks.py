@@ -124,6 +124,14 @@ def _sessions(parts: list[Any]) -> Iterator[Finding]:
             "session cookies are sent over plain http too",
             "leave secure=None (Secure on https) or set secure=True",
         )
+    timeouts = ("idle_timeout", "absolute_timeout", "max_age")
+    if all(getattr(session, name, None) is None for name in timeouts):
+        yield Finding(
+            "J012",
+            "warning",
+            "sessions never time out: a stolen session cookie stays valid for ever",
+            "set Session(idle_timeout=..., absolute_timeout=...); secure_stack() does",
+        )
     if type(getattr(session, "store", None)).__name__ == "MemoryStore":
         yield Finding(
             "J008",

@@ -14,13 +14,16 @@ version no longer matches the user's is refused and cleared.
   asks a registered CSRF extension to rotate its token, and redirects to the
   request's ``next`` only when it is a local path (:func:`is_safe_url`).
 - The remember cookie (``remember_token``) is signed with itsdangerous under
-  its own salt and carries the user id, the version and an absolute expiry.
-  When it restores a login the session is regenerated, marked not fresh,
-  and the cookie is re-issued (new value, same expiry). Tampered, expired
-  or stale cookies make the request anonymous and are cleared.
-- ``logout_user`` deletes the whole session and clears the remember cookie.
-  A copied remember cookie stays valid until it expires unless the user's
-  session version changes: bump it for "log out everywhere".
+  its own salt and carries the user id, the version, an absolute expiry and
+  a single-use token whose record lives in a store (:mod:`junco._remember`
+  explains the token families). When it restores a login the session is
+  regenerated, marked not fresh, and the cookie is re-issued (next token,
+  same expiry); the old token is spent. A replayed old token revokes its
+  family. Tampered, expired, spent or stale cookies make the request
+  anonymous and are cleared.
+- ``logout_user`` deletes the whole session, revokes every remember token of
+  the user and clears the cookie. A changed session version (a password
+  change) refuses every older session and remember token of the user.
 - Guards answer a browser with a 302 to ``login_url?next=...`` and an API
   client (JSON preferred in ``Accept``, an ``Authorization`` header, or
   ``X-Requested-With``) with a 401 JSON body; a logged-in user without the
@@ -31,19 +34,20 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import math
 import re
-import secrets
 import time
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 from urllib.parse import quote, urlsplit
 
+from ._remember import AtomicStore, RememberTokens
 from .auth import P, R, RouteDecorator, Wrapped, _call_route, _invoke
 from .exceptions import ConfigurationError, HTTPException
 from .redirects import is_safe_url
 from .response import Response
-from .sessions import SessionData, get_session
+from .sessions import SessionData, SessionStoreError, _unsign, get_session
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -51,15 +55,22 @@ if TYPE_CHECKING:
     from .request import Request
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+logger = logging.getLogger("junco")
 Policy = Callable[..., Any]
 
-_KEYS = ("_user_id", "_fresh", "_user_version")
+_KEYS = ("_user_id", "_fresh", "_user_version", "_remember")
+_COOKIE_KEYS = {"u", "v", "e", "f", "t"}
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SALT = "junco.login.remember"
 _MAX_COOKIE = 4096
 _MAX_DAYS = 400  # browsers cap cookie lifetimes at 400 days
 _JSON_TYPES = ("application/json",)
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+_NO_SWAP = (
+    "remember-me tokens need a store with an atomic swap(): MemoryStore, RedisStore, "
+    "or pass Login(store=...)"
+)
 
 
 class Login:
@@ -77,6 +88,13 @@ class Login:
         cookie_domain: The remember cookie's ``Domain`` (this host when None).
         secure: ``None`` marks the cookie ``Secure`` on https requests.
         samesite: The remember cookie's ``SameSite``.
+        store: Where remember tokens are recorded: a store with an atomic
+            ``swap`` (``MemoryStore``, ``RedisStore``). By default the
+            session's store, or, with signed-cookie sessions, a
+            ``MemoryStore`` of this process (use Redis with several workers).
+        remember_grace: Seconds during which a remember token just rotated
+            out still restores a login, without a new token (a browser's
+            parallel requests); replayed later, it revokes its family.
         clock: Returns the time in seconds (for tests).
 
     Raises:
@@ -95,8 +113,14 @@ class Login:
         cookie_domain: str | None = None,
         secure: bool | None = None,
         samesite: str | None = "Lax",
+        store: Any = None,
+        remember_grace: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if store is not None and not isinstance(store, AtomicStore):
+            raise ConfigurationError(_NO_SWAP)
+        if not 0 <= remember_grace <= 300:
+            raise ConfigurationError("remember_grace must be between 0 and 300 seconds")
         if not login_url or not login_url.isprintable():
             raise ConfigurationError(f"invalid login_url {login_url!r}")
         if not 0 < remember_days <= _MAX_DAYS:
@@ -111,7 +135,10 @@ class Login:
         self.cookie_domain = cookie_domain
         self.secure = secure
         self.samesite = samesite
+        self.store = store
+        self.remember_grace = remember_grace
         self.clock = clock
+        self._tokens: RememberTokens | None = None
         self.user_loader_callback: Callable[..., Any] | None = None
         self.session_version_callback: Callable[..., Any] | None = None
         self._serializers: dict[tuple[bytes, ...], Any] = {}
@@ -121,7 +148,15 @@ class Login:
 
         Optional for logging in and out; it lets ``app.check()`` see the login
         (a login needs a ``Session``, and its route deserves a rate limit).
+
+        Raises:
+            ConfigurationError: the remember tokens would live in the session's
+                store and it has no atomic ``swap()``.
         """
+        ext = self.session or app.extensions.get("session")
+        store = self.store or getattr(ext, "store", None)
+        if store is not None and not isinstance(store, AtomicStore):
+            raise ConfigurationError(_NO_SWAP)
         app.extensions["login"] = self
         return self
 
@@ -173,24 +208,48 @@ class Login:
         if session.get("_user_id") not in (None, user_id):
             session.clear()  # another user's data must not carry over
         session.regenerate()
+        session.pop("_remember", None)  # typed the password: no longer tied to a token family
         session.update({"_user_id": user_id, "_fresh": True, "_user_version": version})
         request.g.current_user = user
         request.g._junco_login_loaded = True
         await _rotate_csrf(request)
         if days:
             expires = math.floor(self.clock()) + days * 86400
-            self._remember(request, user_id, version, expires)
+            ttl = expires - math.floor(self.clock())
+            token = await _call(self._store(request).issue(user_id, ttl))
+            self._remember(request, {"u": user_id, "v": version, "e": expires, **token})
         else:
             self._forget(request)
         return Response.redirect(self.next_url(request, redirect_url))
 
     async def logout_user(self, request: Request) -> None:
-        """End the login: delete the session and clear the remember cookie."""
-        get_session(request).delete()
+        """End the login: delete the session, revoke the user's remember tokens, clear the cookie.
+
+        Every remember cookie of the user (on any device) stops working;
+        sessions already open elsewhere stay until they end (change the
+        user's session version to end those too).
+        """
+        session = get_session(request)
+        user_id = session.get("_user_id")
+        raw = request.cookies.get(self.remember_cookie)
+        payload = None if raw is None else self._decode(request, raw)
+        if user_id is None and payload is not None:
+            user_id = payload["u"]
+        if type(user_id) in (str, int):
+            await self.revoke_remember_tokens(request, user_id)
+        session.delete()
         request.g.current_user = None
         request.g._junco_login_loaded = True
         self._forget(request)
         await _rotate_csrf(request)
+
+    async def revoke_remember_tokens(self, request: Request, user: Any) -> None:
+        """Make every remember cookie of ``user`` (a user object or its id) worthless.
+
+        Call it when the password changes (or bump the session version).
+        """
+        user_id = user if type(user) in (str, int) else _user_id(user)
+        await _call(self._store(request).revoke_user(user_id))
 
     async def get_current_user(self, request: Request) -> Any:
         """The logged-in user (also in ``request.g.current_user``), or None.
@@ -293,7 +352,12 @@ class Login:
             return await self._restore(request, session)
         user = await self._load_user(user_id)
         if user and await self._version(user) == session.get("_user_version"):
-            return user
+            family = session.get("_remember")
+            # A login restored from a remember token dies with its token family.
+            if not isinstance(family, str) or await _call(
+                self._store(request).family_alive(family)
+            ):
+                return user
         for key in _KEYS:
             session.pop(key, None)
         self._forget(request)
@@ -306,13 +370,32 @@ class Login:
             return None
         payload = self._decode(request, raw)
         user = None if payload is None else await self._load_user(payload["u"])
-        if payload is None or not user or await self._version(user) != payload["v"]:
+        if payload is None:
+            self._forget(request)
+            return None
+        tokens = self._store(request)
+        if not user or await self._version(user) != payload["v"]:
+            await _call(tokens.revoke_family(payload["f"]))
+            self._forget(request)
+            return None
+        ttl = payload["e"] - math.floor(self.clock())
+        spent = tokens.consume(payload["u"], payload["f"], payload["t"], self.clock(), ttl)
+        token = await _call(spent)
+        if token is None:
             self._forget(request)
             return None
         session.regenerate()
-        session.update({"_user_id": payload["u"], "_fresh": False, "_user_version": payload["v"]})
+        session.update(
+            {
+                "_user_id": payload["u"],
+                "_fresh": False,
+                "_user_version": payload["v"],
+                "_remember": payload["f"],
+            }
+        )
         await _rotate_csrf(request)
-        self._remember(request, payload["u"], payload["v"], payload["e"])
+        if isinstance(token, dict):  # True: a parallel request already rotated it
+            self._remember(request, {**payload, **token})
         return user
 
     async def _load_user(self, user_id: Any) -> Any:
@@ -361,27 +444,43 @@ class Login:
 
     def _decode(self, request: Request, raw: str) -> dict[str, Any] | None:
         """The remember cookie's payload if it is authentic, well-formed and unexpired."""
-        from itsdangerous import BadData
-
         if len(raw) > _MAX_COOKIE:
             return None
-        try:
-            payload = self._serializer(request).loads(raw)
-        except (BadData, ValueError, TypeError):
-            return None
-        if not isinstance(payload, dict) or set(payload) != {"u", "v", "e", "n"}:
+        payload = _unsign(self._serializer(request).loads, raw)
+        if not isinstance(payload, dict) or set(payload) != _COOKIE_KEYS:
             return None
         uid, version, expires = payload["u"], payload["v"], payload["e"]
         if type(uid) not in (str, int) or type(version) not in (str, int, type(None)):
+            return None
+        if not all(type(payload[k]) is str and 0 < len(payload[k]) <= 64 for k in "ft"):
             return None
         if type(expires) is not int or expires <= self.clock():
             return None
         return payload
 
-    def _remember(self, request: Request, user_id: Any, version: Any, expires: int) -> None:
-        payload = {"u": user_id, "v": version, "e": expires, "n": secrets.token_hex(8)}
+    def _store(self, request: Request) -> RememberTokens:
+        """The remember tokens' records: the given store, the session's, or this process's."""
+        store = self.store
+        if store is None:
+            ext = self.session or request.app.extensions.get("session")
+            store = getattr(ext, "store", None)
+        tokens = self._tokens
+        if store is None and tokens is not None and tokens.own:
+            return tokens
+        if tokens is None or tokens.store is not store:
+            if store is not None and not isinstance(store, AtomicStore):
+                raise ConfigurationError(_NO_SWAP)
+            own = store is None
+            if store is None:
+                from .stores.memory import MemoryStore
+
+                store = MemoryStore()
+            tokens = self._tokens = RememberTokens(store, self.remember_grace, own=own)
+        return tokens
+
+    def _remember(self, request: Request, payload: dict[str, Any]) -> None:
         value = self._serializer(request).dumps(payload)
-        max_age = max(1, expires - math.floor(self.clock()))
+        max_age = max(1, payload["e"] - math.floor(self.clock()))
         self._pending(request, (value, max_age))
 
     def _forget(self, request: Request) -> None:
@@ -410,6 +509,15 @@ class Login:
         elif self.remember_cookie in request.cookies:
             response.delete_cookie(self.remember_cookie, **options)
         return response
+
+
+async def _call(call: Coroutine[Any, Any, T]) -> T:
+    """Await a token-store call; an unreachable store is a 503, as for sessions."""
+    try:
+        return await call
+    except SessionStoreError as exc:
+        logger.warning("remember-me store unavailable: %s", exc)
+        raise HTTPException(503, "session store unavailable") from None
 
 
 async def _allowed(

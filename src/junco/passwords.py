@@ -14,6 +14,16 @@ a worker thread; at most ``max_concurrency`` hashes run at once per hasher,
 which bounds the memory a flood of login attempts can take. Hashes are
 checked for sane parameters before use, so a planted hash cannot ask for
 gigabytes. Verifying never raises for a bad hash: it returns ``False``.
+
+Every verification costs the same, whoever logs in. The hasher remembers the
+*profiles* (scheme and parameters) of the hashes it has verified, its own
+current one included, and each check does one verification per profile: the
+real one against the user's hash, a dummy one for each other profile. An
+unknown user (``encoded=None``) gets only dummies, one per profile. So a
+user whose hash is from an older cost setting answers no differently from
+an unknown name. Declare the hashes the app still holds at start-up with
+:meth:`PasswordHasher.expect` (otherwise a profile counts from the first
+login that uses it on), and upgrade them at login with :func:`needs_rehash`.
 """
 
 from __future__ import annotations
@@ -45,11 +55,14 @@ _MAX_MEMORY_BYTES = 1024**3  # refuse stored hashes that would need more to veri
 _MAX_TIME_COST = 64
 _MAX_PARALLELISM = 64
 _SALT_BYTES = 16
+_MAX_PROFILES = 8  # a bound on the work of one check, whatever hashes are planted
 _KEY_BYTES = 32
 _B64 = r"[A-Za-z0-9+/]{16,88}"
 _SCRYPT = re.compile(rf"\$scrypt\$n=(\d{{1,8}}),r=(\d{{1,3}}),p=(\d{{1,3}})\$({_B64})\$({_B64})")
 
 Algorithm = Literal["argon2id", "scrypt"]
+#: A hash's scheme and cost parameters: hashes with equal profiles cost the same.
+Profile = tuple[Any, ...]
 
 
 class PasswordHasher:
@@ -109,8 +122,9 @@ class PasswordHasher:
         self.max_length = max_length
         limit = max_concurrency or min(8, os.cpu_count() or 1)
         self._gate = threading.BoundedSemaphore(limit)
-        self._dummies: dict[str, str] = {}
+        self._dummies: dict[Profile, str] = {}
         self._dummy_lock = threading.Lock()
+        self._current: tuple[Profile, Profile] | None = None  # (settings, profile)
 
     # -- hashing -----------------------------------------------------------------------
 
@@ -141,9 +155,10 @@ class PasswordHasher:
     def verify(self, password: str | bytes, encoded: str | None) -> bool:
         """Whether ``password`` matches ``encoded``; never raises.
 
-        ``encoded=None`` (no such user) spends the time of a real check
-        against a dummy hash and returns ``False``, so response times do not
-        reveal which accounts exist.
+        ``encoded=None`` (no such user) does the same work as a known user's
+        check, against dummy hashes, and returns ``False``, so response times
+        do not reveal which accounts exist (see the module doc: every check
+        does one verification per profile the hasher knows).
         """
         if not isinstance(password, (str, bytes)) or len(password) > self.max_length:
             return False
@@ -156,11 +171,20 @@ class PasswordHasher:
             secret = password.encode() if isinstance(password, str) else password
         except UnicodeEncodeError:
             return False
-        if encoded.startswith("$argon2"):
-            return self._verify_argon2(secret, encoded)
-        if encoded.startswith("$scrypt$"):
-            return self._verify_scrypt(secret, encoded)
-        return False
+        profile = self._learn(encoded)
+        result = self._check(secret, encoded)
+        self._equalise(secret, skip=profile)
+        return result
+
+    def expect(self, *encoded: str) -> None:
+        """Declare hashes the app holds, so unknown users cost as much as their owners.
+
+        Call it at start-up with one hash of each kind still stored (older
+        schemes or cost settings). Only their profiles are kept, at most 8.
+        """
+        for item in encoded:
+            if isinstance(item, str) and len(item) <= _MAX_HASH_LENGTH:
+                self._learn(item)
 
     def needs_rehash(self, encoded: str) -> bool:
         """Whether ``encoded`` should be replaced by a new hash (call it after a good verify).
@@ -199,20 +223,68 @@ class PasswordHasher:
         )
 
     def dummy_verify(self, password: str | bytes = "") -> bool:
-        """Spend the time of one verification against a fixed hash; always ``False``.
+        """Do the work of checking a known user's password, against dummy hashes; ``False``.
 
         Call it when the user name is unknown, so that answering takes as
-        long as for a known user with a wrong password. The dummy hash is
-        made on first use, with this hasher's current algorithm and cost.
+        long as for a known user with a wrong password: one verification per
+        profile the hasher knows (its current algorithm and cost, and those
+        of the hashes it has verified or was told to :meth:`expect`).
         """
-        kind = "scrypt" if self.algorithm == "scrypt" or _argon2() is None else "argon2id"
-        with self._dummy_lock:
-            dummy = self._dummies.get(kind)
-            if dummy is None:
-                dummy = self._dummies[kind] = self.hash(secrets.token_hex(16))
         if not isinstance(password, (str, bytes)) or len(password) > self.max_length:
             password = ""
-        self.verify(password, dummy)
+        try:
+            secret = password.encode() if isinstance(password, str) else password
+        except UnicodeEncodeError:
+            secret = b""
+        self._equalise(secret, skip=None)
+        return False
+
+    # -- equal work --------------------------------------------------------------------
+
+    def _current_profile(self) -> Profile:
+        """The profile of the hashes :meth:`hash` makes now (its dummy made on first use)."""
+        if self.algorithm == "scrypt" or _argon2() is None:
+            key: Profile = ("scrypt", self.scrypt_n, self.scrypt_r, self.scrypt_p)
+        else:
+            key = ("argon2", self.time_cost, self.memory_cost, self.parallelism)
+        current = self._current
+        if current is None or current[0] != key:
+            dummy = self.hash(secrets.token_hex(16))
+            profile = _profile(dummy)
+            if profile is None:  # pragma: no cover - our own hashes always parse
+                raise RuntimeError("unreadable hash from this hasher")
+            with self._dummy_lock:
+                self._dummies.setdefault(profile, dummy)
+            current = self._current = (key, profile)
+        return current[1]
+
+    def _learn(self, encoded: str) -> Profile | None:
+        """Remember the profile of ``encoded`` (bounded); None if it is not a usable hash."""
+        profile = _profile(encoded)
+        if profile is None:
+            return None
+        with self._dummy_lock:
+            if profile not in self._dummies and len(self._dummies) < _MAX_PROFILES:
+                dummy = _dummy_hash(profile)
+                if dummy is None:
+                    return None
+                self._dummies[profile] = dummy
+        return profile
+
+    def _equalise(self, secret: bytes, skip: Profile | None) -> None:
+        """Verify ``secret`` against the dummy of every known profile but ``skip``."""
+        self._current_profile()
+        with self._dummy_lock:
+            dummies = [d for p, d in self._dummies.items() if p != skip]
+        for dummy in dummies:
+            self._check(secret, dummy)
+
+    def _check(self, secret: bytes, encoded: str) -> bool:
+        """One real verification of ``secret`` against ``encoded``."""
+        if encoded.startswith("$argon2"):
+            return self._verify_argon2(secret, encoded)
+        if encoded.startswith("$scrypt$"):
+            return self._verify_scrypt(secret, encoded)
         return False
 
     # -- async -------------------------------------------------------------------------
@@ -284,6 +356,55 @@ def _argon2_params(argon2: Any, encoded: str) -> Any:
         return argon2.extract_parameters(encoded)
     except (argon2.exceptions.InvalidHashError, ValueError, TypeError):
         return None
+
+
+def _profile(encoded: str) -> Profile | None:
+    """The scheme and cost parameters of a usable hash, or None."""
+    if encoded.startswith("$argon2"):
+        argon2 = _argon2()
+        params = None if argon2 is None else _argon2_params(argon2, encoded)
+        if params is None or not (
+            params.time_cost <= _MAX_TIME_COST
+            and params.memory_cost <= _MAX_MEMORY_BYTES // 1024
+            and params.parallelism <= _MAX_PARALLELISM
+            and 8 <= params.salt_len <= 64
+            and 4 <= params.hash_len <= 64
+        ):
+            return None
+        return (
+            "argon2",
+            params.type.name,
+            params.version,
+            params.time_cost,
+            params.memory_cost,
+            params.parallelism,
+            params.salt_len,
+            params.hash_len,
+        )
+    parsed = _parse_scrypt(encoded)
+    if parsed is None:
+        return None
+    n, r, p, salt, key = parsed
+    return ("scrypt", n, r, p, len(salt), len(key))
+
+
+def _dummy_hash(profile: Profile) -> str | None:
+    """A hash of a random password with exactly the parameters of ``profile`` (None: cannot)."""
+    secret = secrets.token_bytes(16)
+    if profile[0] == "argon2":
+        argon2 = _argon2()
+        _, kind, version, t, m, p, salt_len, hash_len = profile
+        try:
+            raw = argon2.low_level.hash_secret(
+                secret, secrets.token_bytes(salt_len), t, m, p, hash_len, argon2.Type[kind], version
+            )
+        except (argon2.exceptions.HashingError, ValueError, KeyError):
+            return None
+        return str(raw.decode("ascii"))
+    _, n, r, p, salt_len, key_len = profile
+    salt = secrets.token_bytes(salt_len)
+    key = _scrypt(secret, salt, n, r, p, key_len)
+    return f"$scrypt$n={n},r={r},p={p}${_b64(salt)}${_b64(key)}"
 
 
 def _scrypt_ok(n: int, r: int, p: int) -> bool:

@@ -10,8 +10,9 @@ everything at the end of the request, from a few flags:
   the ``Cookie`` header: it gets ``Vary: Cookie``.
 - *modified* (a write, ``save()``), *deleted* (``delete()``), *regenerate*
   (``regenerate()``): something must be written. Nothing else ever writes,
-  except ``sliding=True``, which re-issues every valid session to push its
-  idle deadline back.
+  except ``sliding``: ``True`` re-issues every valid session to push its
+  idle deadline back; a number of seconds re-issues a session the request
+  used once its last write is that old.
 
 Invariants:
 - An empty session is never stored: no record, no cookie. Emptying a stored
@@ -34,6 +35,8 @@ Invariants:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hashlib
 import inspect
@@ -77,6 +80,7 @@ _COOKIE_SALT = "junco.session"
 _ID_SALT = "junco.session.id"
 _MIN_KEY_BYTES = 16
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_B64URL = re.compile(r"[A-Za-z0-9_-]{1,512}")
 
 
 class SessionTooLarge(ValueError):
@@ -117,7 +121,7 @@ class SessionData(MutableMapping[str, Any]):
     _raw: str | None = None  # the incoming cookie
     _valid = False  # a live session came in
     _sid: str | None = None  # its server-side id
-    _created = 0.0
+    _created = _active = 0.0
     _accessed = _modified = _deleted = _regen = _done = False
 
     def __init__(self, ext: Session, request: Request) -> None:
@@ -228,11 +232,15 @@ class Session:
         max_age: The cookie's ``Max-Age``; ``None`` ends it with the browser.
             A session is also refused once this long has passed since it
             was last written.
-        idle_timeout: Seconds without a write (any request with
-            ``sliding=True``) after which the session is void.
+        idle_timeout: Seconds without a write (see ``sliding``) after which
+            the session is void.
         absolute_timeout: Seconds after creation after which it is void.
-        sliding: Re-issue valid sessions on every request, moving the idle
-            deadline (and the cookie's ``Max-Age``) forward.
+        sliding: ``True`` re-issues valid sessions on every request, moving
+            the idle deadline (and the cookie's ``Max-Age``) forward; a
+            number of seconds re-issues a session that the request used
+            once its last write is at least that old (activity counts, at
+            the cost of one write per that many seconds); ``False``: only
+            writes count.
         cookie_path: The cookie's ``Path``.
         cookie_domain: The cookie's ``Domain`` (``None``: this host only).
         samesite: ``"Lax"``, ``"Strict"``, ``"None"`` or ``None`` (no attribute).
@@ -259,7 +267,7 @@ class Session:
         max_age: int | None = None,
         idle_timeout: float | None = None,
         absolute_timeout: float | None = None,
-        sliding: bool = False,
+        sliding: bool | float = False,
         cookie_path: str = "/",
         cookie_domain: str | None = None,
         samesite: str | None = "Lax",
@@ -349,6 +357,8 @@ class Session:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
+        if type(self.sliding) is not bool and not self.sliding > 0:
+            raise ConfigurationError("sliding must be True, False or a positive number of seconds")
 
     # -- Microdot's API ----------------------------------------------------------------
 
@@ -438,6 +448,7 @@ class Session:
         if any(limit is not None and now >= start + limit for start, limit in limits):
             return None
         s._created = created
+        s._active = active
         s._valid = bool(data)
         return data
 
@@ -449,11 +460,14 @@ class Session:
         if s is None or s._done:
             return None
         s._done = True
+        sliding = self.sliding
         if s._data is None:
-            if not (self.sliding and self.store is None and self.cookie_name in request.cookies):
+            if not (sliding is True and self.store is None and self.cookie_name in request.cookies):
                 return None
             self._decode(s)
-        write = s._modified or s._deleted or s._regen or (self.sliding and s._valid)
+        write = s._modified or s._deleted or s._regen
+        if not write and sliding and s._valid:
+            write = sliding is True or self.clock() - s._active >= sliding
         if s._accessed or write:
             response.headers.add_vary("Cookie")
         return s if write else None
@@ -667,13 +681,32 @@ def _is_time(value: Any) -> TypeGuard[float]:
 
 
 def _unsign(fn: Callable[[str], Any], raw: str) -> Any:
-    """``fn(raw)``, or None for anything that fails to verify or decode."""
+    """``fn(raw)``, or None for anything that fails to verify, decode, or is not canonical."""
     from itsdangerous import BadData
 
+    if not _canonical_signature(raw):
+        return None
     try:
         return fn(raw)
     except (BadData, ValueError, TypeError):
         return None
+
+
+def _canonical_signature(raw: str) -> bool:
+    """Whether the signature after the last ``.`` of ``raw`` is canonical unpadded base64url.
+
+    itsdangerous decodes leniently: ``=`` padding appended, or other values of
+    the unused low bits of the last character, verify too. Accepting them
+    would give one session several valid cookie strings.
+    """
+    sig = raw.rpartition(".")[2]
+    if not _B64URL.fullmatch(sig):
+        return False
+    try:
+        decoded = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return base64.urlsafe_b64encode(decoded).rstrip(b"=") == sig.encode()
 
 
 def _make_signer(secret_key: Any, ids_only: bool) -> Any:

@@ -139,18 +139,22 @@ def test_memory_store_forgets_after_two_windows() -> None:
     assert asyncio.run(store.hit([("k", 5, MINUTE)])).counts == [(0, 1)]
 
 
+def hit(store: MemoryRateLimitStore, key: str, limit: int = 5, window: int = MINUTE) -> bool:
+    return asyncio.run(store.hit([(key, limit, window)])).allowed
+
+
 def test_memory_store_evicts_expired_then_least_recent() -> None:
     clock = Clock()
     store = MemoryRateLimitStore(max_keys=3, clock=clock)
-    asyncio.run(store.hit([("short", 5, 1000)]))
-    asyncio.run(store.hit([("a", 5, MINUTE)]))
-    asyncio.run(store.hit([("b", 5, MINUTE)]))
+    hit(store, "short", window=1000)
+    hit(store, "a")
+    hit(store, "b")
     clock.now += 5  # "short" has expired
-    asyncio.run(store.hit([("a", 5, MINUTE)]))  # "a" is now the most recent
-    asyncio.run(store.hit([("c", 5, MINUTE)]))
-    assert list(store._counters) == ["b", "a", "c"]
-    asyncio.run(store.hit([("d", 5, MINUTE)]))
-    assert list(store._counters) == ["a", "c", "d"]
+    hit(store, "a")  # "a" is now the most recent
+    hit(store, "c")
+    assert ("short" in store, "a" in store, "b" in store, "c" in store) == (False, True, True, True)
+    hit(store, "d")
+    assert ("a" in store, "b" in store, "c" in store, "d" in store) == (True, False, True, True)
     assert len(store) == 3
     # A forgotten counter starts again: the documented cost of the bound.
     assert asyncio.run(store.hit([("b", 5, MINUTE)])).counts == [(0, 1)]
@@ -158,12 +162,73 @@ def test_memory_store_evicts_expired_then_least_recent() -> None:
     assert len(store) == 0
 
 
+def test_expired_counters_go_first_whatever_their_place() -> None:
+    """An expired counter of a short window is evicted before older live ones of long windows."""
+    clock = Clock()
+    store = MemoryRateLimitStore(max_keys=3, clock=clock)
+    hit(store, "old-live-1", window=DAY)
+    hit(store, "old-live-2", window=DAY)
+    clock.now += 1
+    hit(store, "recent-short", window=1000)  # counted last, but expires in 2 s
+    clock.now += 3
+    hit(store, "new")
+    assert "recent-short" not in store
+    assert {"old-live-1", "old-live-2", "new"} <= {
+        k for k in ("old-live-1", "old-live-2", "new") if k in store
+    }
+
+
+def test_a_refusing_counter_is_never_evicted_before_it_expires() -> None:
+    clock = Clock()
+    store = MemoryRateLimitStore(max_keys=3, clock=clock)
+    assert [hit(store, "attacker", limit=2) for _ in range(3)] == [True, True, False]
+    for i in range(1000):  # the oldest counter, flooded past many times over
+        assert hit(store, f"other-{i}")
+        assert "attacker" in store
+        assert len(store) <= 3
+    assert hit(store, "attacker", limit=2) is False
+    clock.now += 120  # two windows later the counter has expired: evicted, or rolled to 0
+    hit(store, "one-more")
+    assert hit(store, "attacker", limit=2) is True
+
+
+def test_refusing_counters_alone_are_bounded_and_then_new_keys_are_refused() -> None:
+    clock = Clock()
+    store = MemoryRateLimitStore(max_keys=10, clock=clock)
+    for i in range(20):  # limit 1: every counter refuses after its first request
+        assert hit(store, f"k{i}", limit=1)
+    assert len(store) == 20  # twice max_keys: refusing counters are kept ...
+    assert hit(store, "new", limit=1) is False  # ... and a new key waits for room
+    assert hit(store, "new-lenient") is False
+    assert all(f"k{i}" in store for i in range(20))
+    clock.now += 120
+    assert hit(store, "new", limit=1) is True  # expired ones make room
+    assert len(store) <= 10
+
+
+def test_the_100k_flood_from_new_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's numbers, at the store: 100,001 new keys against the default bound."""
+    clock = Clock()
+    store = MemoryRateLimitStore(clock=clock)
+    victim = "junco:rl:{2001:db8::/64}:p:/login:3/60000"
+    assert [hit(store, victim, limit=3) for _ in range(4)] == [True, True, True, False]
+
+    async def flood() -> None:
+        for i in range(100_001):
+            await store.hit([(f"junco:rl:{{2001:db8:{i:x}::/64}}:p:/login:3/60000", 3, MINUTE)])
+
+    asyncio.run(flood())
+    assert len(store) == 100_000
+    assert victim in store
+    assert hit(store, victim, limit=3) is False
+
+
 def test_memory_store_is_bounded_under_a_flood() -> None:
     store = MemoryRateLimitStore(max_keys=100)
 
     async def main() -> None:
         for i in range(5000):
-            await store.hit([(f"client-{i}", 1, MINUTE)])
+            await store.hit([(f"client-{i}", 2, MINUTE)])
 
     asyncio.run(main())
     assert len(store) == 100

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from junco.exceptions import ConfigurationError
 from junco.sessions import SessionStore
 from junco.stores.memory import MemoryStore
 from junco.stores.redis import RedisStore
@@ -217,6 +218,39 @@ def test_sliding_idle_timeout(new_store: NewStore) -> None:
     run(main())
 
 
+def test_sliding_by_seconds_counts_use_and_writes_at_most_that_often(
+    new_store: NewStore,
+) -> None:
+    async def main() -> None:
+        clock = Clock()
+        store = new_store()
+        app, _ = make_app(store, idle_timeout=10, sliding=4, clock=clock)
+        async with TestClient(app) as client:
+            await client.post("/write", json={"user": "ana"})
+            clock.advance(3)
+            await read(client, expect_cookie=False)  # last write 3 s ago: nothing written
+            clock.advance(2)
+            # 5 s since the last write: this read is re-written (a new cookie for the
+            # cookie store; a server record keeps its id, and its cookie).
+            await read(client, expect_cookie=store is None)
+            for _ in range(4):  # 9 s apart: each use moves the idle deadline on
+                clock.advance(9)
+                assert (await read(client))["data"] == {"user": "ana"}
+            clock.advance(3)
+            r = await client.get("/peek")  # a request that does not use the session ...
+            assert session_cookie(r) is None
+            clock.advance(8)  # ... is no activity: 11 s after the last write
+            assert await read(client) == {"data": {}, "new": True}
+
+    run(main())
+
+
+@pytest.mark.parametrize("sliding", [0, -1, float("nan")])
+def test_sliding_must_be_a_bool_or_positive_seconds(sliding: float) -> None:
+    with pytest.raises(ConfigurationError, match="sliding"):
+        make_app(sliding=sliding)
+
+
 def test_absolute_timeout_beats_sliding(new_store: NewStore) -> None:
     async def main() -> None:
         clock = Clock()
@@ -381,5 +415,35 @@ def test_store_ttl_follows_the_timeouts(new_server_store: NewStore) -> None:
                 sid = ext._signer.unsign(client.cookies["session"]).decode()
                 ttl = await store.client.ttl(store.prefix + sid)
                 assert 0 < ttl <= 100
+
+    run(main())
+
+
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def non_canonical_spellings(cookie: str) -> dict[str, str]:
+    """The same signed value spelled differently: lenient base64 decoders accept these."""
+    last = _B64URL.index(cookie[-1])
+    # The signature (32 bytes) is 43 characters: the last one carries 2 unused bits.
+    assert last % 4 == 0
+    spellings = {"=": cookie + "=", "==": cookie + "==", "===": cookie + "==="}
+    for bits in (1, 2, 3):
+        spellings[f"low bits {bits}"] = cookie[:-1] + _B64URL[last | bits]
+    return spellings
+
+
+def test_only_the_canonical_cookie_encoding_is_accepted(new_store: NewStore) -> None:
+    async def main() -> None:
+        app, _ = make_app(new_store())
+        async with TestClient(app) as client:
+            await client.post("/write", json={"user": "ana"})
+            genuine = client.cookies["session"]
+            assert (await read(client))["data"] == {"user": "ana"}
+            for label, value in non_canonical_spellings(genuine).items():
+                other = TestClient(app, cookies={"session": value})
+                assert await read(other) == {"data": {}, "new": True}, label
+            again = TestClient(app, cookies={"session": genuine})
+            assert (await read(again))["data"] == {"user": "ana"}
 
     run(main())

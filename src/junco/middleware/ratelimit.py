@@ -125,12 +125,13 @@ class Limit:
         return method == "HEAD" and "GET" in ms
 
 
-def remote_address(request: Request) -> str:
+def remote_address(request: Request, ipv6_prefix: int = 64) -> str:
     """The default key: the client's IP address (:func:`client_ip`), IPv6 grouped by /64.
 
     One IPv6 subscriber usually holds a whole /64 and can pick any address in
     it, so counting each address apart would let one client rotate through
-    2**64 quotas.
+    2**64 quotas. ``ipv6_prefix`` sets the group (``RateLimit(ipv6_prefix=48)``
+    for providers that hand out /56 or /48; 128 counts each address).
     """
     ip = client_ip(request)
     if ":" not in ip:
@@ -141,7 +142,7 @@ def remote_address(request: Request) -> str:
         return ip
     if addr.ipv4_mapped is not None:
         return str(addr.ipv4_mapped)
-    return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(ipaddress.IPv6Network((addr, ipv6_prefix), strict=False))
 
 
 def _digest(value: str) -> str:
@@ -185,10 +186,12 @@ class RateLimit:
             not answer at start-up is logged once with ``fail_open``, and
             fails the app's start-up without it.
         prefix: Put before every counter's key in the store.
+        ipv6_prefix: With the default key, IPv6 clients are counted per
+            network of this prefix length (64: one subscriber's /64).
 
     Raises:
-        ValueError: ``default`` is not a rate; a string ``store`` that is
-            neither ``"memory"`` nor a Redis URL.
+        ValueError: ``default`` is not a rate; ``ipv6_prefix`` is not 1 to 128;
+            a string ``store`` that is neither ``"memory"`` nor a Redis URL.
         TypeError: a ``store`` that is not a rate-limit store.
     """
 
@@ -202,9 +205,13 @@ class RateLimit:
         *,
         fail_open: bool = True,
         prefix: str = "junco:rl:",
+        ipv6_prefix: int = 64,
     ) -> None:
+        if not 1 <= ipv6_prefix <= 128:
+            raise ValueError("ipv6_prefix must be between 1 and 128")
         self.store: RateLimitStore = _counter_store("memory" if store is None else store)
-        self.key = key or remote_address
+        self.ipv6_prefix = ipv6_prefix
+        self.key = key or self._remote_address
         self.headers = headers
         self.fail_open = fail_open
         self.prefix = prefix
@@ -229,6 +236,9 @@ class RateLimit:
         close = getattr(self.store, "close", None)
         if close is not None and inspect.iscoroutinefunction(close):
             app.on_shutdown(close)
+
+    def _remote_address(self, request: Request) -> str:
+        return remote_address(request, self.ipv6_prefix)
 
     # -- configuration -----------------------------------------------------------------
 

@@ -27,6 +27,13 @@ from .proxy import ProxyHeaders
 from .request_id import RequestID
 from .security_headers import SecurityHeaders
 
+#: ``secure_stack``'s session timeouts: a stolen cookie dies after 2 hours
+#: unused, and after 7 days whatever happens.
+SESSION_IDLE_TIMEOUT = 2 * 3600
+SESSION_ABSOLUTE_TIMEOUT = 7 * 86400
+#: An active session is re-written at most this often to move its idle deadline.
+SESSION_REFRESH = 5 * 60
+
 
 @dataclass
 class Stack:
@@ -59,6 +66,8 @@ def secure_stack(
     csp_nonce: bool = True,
     audit: bool | Callable[[dict[str, Any]], Any] = False,
     rate_limit_store: Any = None,
+    session_idle_timeout: float | None = SESSION_IDLE_TIMEOUT,
+    session_absolute_timeout: float | None = SESSION_ABSOLUTE_TIMEOUT,
     **security_headers: Any,
 ) -> Stack:
     """Install junco's security components on ``app`` in the right order.
@@ -86,6 +95,12 @@ def secure_stack(
         rate_limit_store: Where rate-limit counters live, in any form
             ``RateLimit(store=...)`` takes. When None: the Redis of
             ``JUNCO_REDIS_URL`` if that is set, else this process's memory.
+        session_idle_timeout: Seconds of inactivity after which a session
+            ends (2 hours; ``None`` for none, which ``app.check()`` flags).
+            Requests that use the session count as activity: it is re-written
+            at most every 5 minutes to move the deadline.
+        session_absolute_timeout: Seconds after login (or creation) after
+            which a session ends however active (7 days; ``None`` for none).
         security_headers: Options for ``SecurityHeaders``.
 
     Returns:
@@ -118,7 +133,14 @@ def secure_stack(
             limiter.rule(path, rate, methods=["POST", "PUT", "PATCH", "DELETE"])
     headers = SecurityHeaders(app, **security_headers)
     nonce = CSPNonce(app) if csp_nonce else None
-    session = Session(app, secret_key=secret_key, store=session_store)
+    session = Session(
+        app,
+        secret_key=secret_key,
+        store=session_store,
+        idle_timeout=session_idle_timeout,
+        absolute_timeout=session_absolute_timeout,
+        sliding=SESSION_REFRESH if session_idle_timeout else False,
+    )
     cors = None
     if cors_origins:
         cors = CORS(app, allowed_origins=list(cors_origins), allow_credentials=cors_credentials)

@@ -66,6 +66,19 @@ class MemoryStore:
             ):
                 records.popitem(last=False)
 
+    async def swap(self, session_id: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Replace the record under ``session_id`` only if there is one; return the old record.
+
+        Atomic (no await in between), keeps the record's expiry. Remember-me
+        tokens use it so that one token is spent exactly once.
+        """
+        entry = self._records.get(session_id)
+        if entry is None or entry[0] <= self.clock():
+            return None
+        self._records[session_id] = (entry[0], json.dumps(data, separators=(",", ":")))
+        old = json.loads(entry[1])
+        return old if isinstance(old, dict) else None
+
     async def delete(self, session_id: str) -> None:
         """Forget ``session_id`` (no error if unknown)."""
         self._records.pop(session_id, None)

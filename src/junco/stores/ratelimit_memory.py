@@ -30,6 +30,7 @@ Invariants:
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -123,14 +124,22 @@ class MemoryRateLimitStore:
 
     Each worker process counts alone, so with ``n`` workers a client gets up
     to ``n`` times its limit; use :class:`~junco.stores.ratelimit_redis.RedisRateLimitStore`
-    to share counters. The store is bounded: past ``max_keys`` counters it
-    drops the least recently used ones, expired ones first. A dropped counter
-    restarts at zero, so a client able to create ``max_keys`` fresh keys (that
-    many addresses) could reset its own counters; size ``max_keys`` for your
-    traffic (a counter costs about 200 bytes).
+    to share counters.
+
+    The store is bounded, and a client cannot flush its own counter by
+    filling it with new keys (new addresses):
+
+    - past ``max_keys`` counters, expired ones go first, then the least
+      recently counted ones, but never a counter that is refusing requests
+      right now: it stays until it expires;
+    - when refusing counters alone fill ``2 * max_keys`` places, a request
+      that needs a new counter is refused (429) rather than evicting one.
+
+    A counter costs about 150 bytes (``bench/ratelimit_memory.py``): keys are
+    kept as 64-bit digests, the three counts packed in one integer.
 
     Args:
-        max_keys: Most counters kept at once.
+        max_keys: Counters kept at once before eviction starts.
         clock: Time in seconds (monotonic by default; a fake one for tests).
     """
 
@@ -144,8 +153,10 @@ class MemoryRateLimitStore:
             raise ValueError("max_keys must be at least 1")
         self.max_keys = max_keys
         self.clock = clock
-        # key -> [index, prev, cur, expires_ms], least recently counted first
-        self._counters: OrderedDict[str, list[int]] = OrderedDict()
+        # window -> key digest -> packed (index, prev, cur, limit), least recently
+        # counted first. One window per table keeps each table in expiry order too.
+        self._tables: dict[int, OrderedDict[int, int]] = {}
+        self._size = 0
         # A lock, not just the event loop: one app may be served from several
         # loops in several threads (test clients, embedded servers).
         self._lock = threading.Lock()
@@ -157,46 +168,101 @@ class MemoryRateLimitStore:
 
     def _hit(self, checks: Sequence[Check]) -> Outcome:
         now = int(self.clock() * 1000)
-        counters = self._counters
         counts: list[tuple[int, int]] = []
+        found: list[tuple[OrderedDict[int, int], int]] = []
         allowed = True
+        new = 0
         for key, limit, window in checks:
+            table = self._tables.get(window)
+            if table is None:
+                table = self._tables[window] = OrderedDict()
+            digest = _digest(key)
+            packed = table.get(digest)
+            new += packed is None
             index = now // window
-            entry = counters.get(key)
-            state = None
-            if entry is not None and entry[3] > now:
-                state = (entry[0], entry[1], entry[2])
-            prev, cur = roll(state, index)
+            prev, cur = roll(None if packed is None else _unpack(packed)[:3], index)
             if not allows(prev, cur, now - index * window, window, limit):
                 allowed = False
             counts.append((prev, cur))
+            found.append((table, digest))
+        if allowed and new and self._size + new > self.max_keys:
+            self._evict(now, new)
+            if self._size + new > 2 * self.max_keys:
+                return Outcome(False, now, counts)  # only refusing counters left
         if allowed:
-            for i, (key, _, window) in enumerate(checks):
+            for i, ((table, digest), (_, limit, window)) in enumerate(
+                zip(found, checks, strict=True)
+            ):
                 prev, cur = counts[i]
                 counts[i] = (prev, cur + 1)
-                counters[key] = [now // window, prev, cur + 1, now + 2 * window]
-                counters.move_to_end(key)
-            if len(counters) > self.max_keys:
-                self._evict(now)
+                self._size += digest not in table
+                table[digest] = _pack(now // window, prev, cur + 1, limit)
+                table.move_to_end(digest)
         return Outcome(allowed, now, counts)
 
-    def _evict(self, now: int) -> None:
-        # Least recently counted first: expired ones there go, then the oldest
-        # live ones while over the bound. Constant time per counted request.
-        counters = self._counters
-        while counters and (
-            len(counters) > self.max_keys or next(iter(counters.values()))[3] <= now
-        ):
-            counters.popitem(last=False)
+    def _evict(self, now: int, room: int) -> None:
+        """Make ``room`` places under ``max_keys``: expired counters, then idle ones."""
+        for window, table in self._tables.items():
+            # Same window, so the least recently counted expires first.
+            while table and _unpack(next(iter(table.values())))[0] <= now // window - 2:
+                table.popitem(last=False)
+                self._size -= 1
+        kept = 0  # refusing counters moved to the back; each is looked at once
+        while self._size + room > self.max_keys and kept < self._size:
+            window, table = min(
+                ((w, t) for w, t in self._tables.items() if t),
+                key=lambda item: _unpack(next(iter(item[1].values())))[0] * item[0],
+            )
+            digest, packed = table.popitem(last=False)
+            index = now // window
+            last, prev, cur, limit = _unpack(packed)
+            prev, cur = roll((last, prev, cur), index)
+            if not allows(prev, cur, now - index * window, window, limit):
+                table[digest] = packed  # refusing right now: never evicted early
+                kept += 1
+            else:
+                self._size -= 1
 
     def clear(self) -> None:
         """Forget every counter."""
         with self._lock:
-            self._counters.clear()
+            self._tables.clear()
+            self._size = 0
 
     def __len__(self) -> int:
         """How many counters are held (expired ones not yet dropped included)."""
-        return len(self._counters)
+        return self._size
+
+    def __contains__(self, key: object) -> bool:
+        """Whether a counter named ``key`` is held (for tests and debugging)."""
+        if not isinstance(key, str):
+            return False
+        digest = _digest(key)
+        return any(digest in table for table in self._tables.values())
+
+
+def _digest(key: str) -> int:
+    """A 64-bit digest of ``key``: ~36 bytes instead of a ~110-byte string per counter."""
+    raw = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(raw, "little")
+
+
+_BITS = 42  # counts and window indexes below 2**42 (limits have at most 12 digits)
+_MASK = (1 << _BITS) - 1
+
+
+def _pack(index: int, prev: int, cur: int, limit: int) -> int:
+    return (index << (3 * _BITS)) | (prev << (2 * _BITS)) | (cur << _BITS) | limit
+
+
+def _unpack(packed: int) -> tuple[int, int, int, int]:
+    """``(index, prev, cur, limit)``."""
+    return (
+        packed >> (3 * _BITS),
+        (packed >> (2 * _BITS)) & _MASK,
+        (packed >> _BITS) & _MASK,
+        packed & _MASK,
+    )
 
 
 __all__ = [

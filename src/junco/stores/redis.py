@@ -50,13 +50,7 @@ class RedisStore(_redis.RedisClientStore):
             raw = await self.client.get(self.prefix + session_id)
         except self._errors as exc:
             raise SessionStoreError(f"redis: {exc}") from exc
-        if raw is None:
-            return None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
+        return _record(raw)
 
     async def save(self, session_id: str, data: dict[str, Any], ttl: int) -> None:
         """Store ``data`` for ``ttl`` seconds (``SET ... EX``).
@@ -71,6 +65,25 @@ class RedisStore(_redis.RedisClientStore):
         except self._errors as exc:
             raise SessionStoreError(f"redis: {exc}") from exc
 
+    async def swap(self, session_id: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Replace the record only if there is one, keeping its TTL; return the old record.
+
+        One atomic command (``SET ... XX GET KEEPTTL``, Redis 6.2+), so
+        concurrent callers (any worker, any machine) each see a different
+        old record. Remember-me tokens use it to be spent exactly once.
+
+        Raises:
+            SessionStoreError: Redis is unreachable.
+        """
+        text = json.dumps(data, separators=(",", ":"))
+        try:
+            raw = await self.client.set(
+                self.prefix + session_id, text, xx=True, get=True, keepttl=True
+            )
+        except self._errors as exc:
+            raise SessionStoreError(f"redis: {exc}") from exc
+        return _record(raw)
+
     async def delete(self, session_id: str) -> None:
         """Remove the record (no error if it is already gone).
 
@@ -81,3 +94,14 @@ class RedisStore(_redis.RedisClientStore):
             await self.client.delete(self.prefix + session_id)
         except self._errors as exc:
             raise SessionStoreError(f"redis: {exc}") from exc
+
+
+def _record(raw: Any) -> dict[str, Any] | None:
+    """The dict stored as JSON in ``raw``, or None (missing or unreadable)."""
+    if not isinstance(raw, (str, bytes)):
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
