@@ -38,13 +38,15 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hashlib
+import hmac
 import inspect
+import json
 import logging
 import math
 import re
 import secrets
 import time
+import zlib
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import (
     TYPE_CHECKING,
@@ -54,10 +56,12 @@ from typing import (
     Protocol,
     TypeGuard,
     TypeVar,
+    cast,
     overload,
     runtime_checkable,
 )
 
+from ._parsing import _LONG_DIGITS
 from .exceptions import ConfigurationError, HTTPException
 from .stores.resolve import resolve_store, startup_check
 
@@ -287,7 +291,8 @@ class Session:
         self.secure = secure
         self.clock = clock
         self.secret_key = secret_key
-        self._signer: Any = None
+        # Made by init_app, before any hook of this session can run.
+        self._signer = cast("_Signer", None)
         self._apply_cookie_options(cookie_options)
         self._check_settings()
         if app is not None:
@@ -409,7 +414,7 @@ class Session:
         raw = s._raw = s._request.cookies.get(self.cookie_name)
         if raw is None or len(raw) > _MAX_INBOUND:
             return s._data
-        data = self._accept(s, _unsign(self._signer.loads, raw))
+        data = self._accept(s, self._signer.loads(raw))
         if data is not None:
             s._data = data
         return s._data
@@ -419,18 +424,18 @@ class Session:
         raw = s._raw = s._request.cookies.get(self.cookie_name)
         if raw is None or len(raw) > _MAX_INBOUND:
             return
-        sid = _unsign(self._signer.unsign, raw)
-        if not isinstance(sid, bytes) or not _ID.fullmatch(sid.decode("latin-1")):
+        sid = self._signer.unsign(raw)
+        if sid is None or not _ID.fullmatch(sid):
             return
         store = self.store
         assert store is not None
-        record = await self._store_call(store.load(sid.decode()))
+        record = await self._store_call(store.load(sid))
         data = self._accept(s, record)
         if data is not None:
-            s._sid = sid.decode()
+            s._sid = sid
             s._data = data
         elif record is not None:
-            await self._store_call(store.delete(sid.decode()))
+            await self._store_call(store.delete(sid))
 
     def _accept(self, s: SessionData, record: Any) -> dict[str, Any] | None:
         """The data of ``record`` if it is a well-formed, unexpired session (noting its times)."""
@@ -507,7 +512,7 @@ class Session:
         record = {"d": data, "c": created, "a": now}
         await self._store_call(store.save(sid, record, self._ttl(created, now)))
         if sid != old or self.max_age is not None:
-            self._set_cookie(request, response, self._signer.sign(sid).decode())
+            self._set_cookie(request, response, self._signer.sign(sid))
 
     async def _store_call(self, call: Any) -> Any:
         try:
@@ -524,7 +529,7 @@ class Session:
         return max(1, math.ceil(ttl))
 
     def _encode(self, data: dict[str, Any], created: float, now: float) -> str:
-        value: str = self._signer.dumps({"d": data, "c": created, "a": now})
+        value = self._signer.dumps({"d": data, "c": created, "a": now})
         if len(self.cookie_name) + 1 + len(value) > MAX_COOKIE_BYTES:
             raise SessionTooLarge(
                 f"the session cookie would be {len(value)} bytes; browsers drop cookies "
@@ -709,20 +714,101 @@ def _canonical_signature(raw: str) -> bool:
     return base64.urlsafe_b64encode(decoded).rstrip(b"=") == sig.encode()
 
 
-def _make_signer(secret_key: Any, ids_only: bool) -> Any:
-    """An itsdangerous serializer (cookie data) or signer (ids) over the keys."""
-    keys = _keys(secret_key)
-    try:
-        from itsdangerous import Signer, URLSafeSerializer
-    except ImportError as exc:
-        raise ImportError('sessions need itsdangerous: pip install "junco[security]"') from exc
-    # itsdangerous signs with its *last* key; junco's first key is the current one.
-    ordered = list(reversed(keys))
-    if ids_only:
-        return Signer(ordered, salt=_ID_SALT, digest_method=hashlib.sha256)
-    return URLSafeSerializer(
-        ordered, salt=_COOKIE_SALT, signer_kwargs={"digest_method": hashlib.sha256}
-    )
+def _make_signer(secret_key: Any, ids_only: bool) -> _Signer:
+    """The signer of session ids (server stores) or of the cookie's data."""
+    return _Signer(_keys(secret_key), _ID_SALT if ids_only else _COOKIE_SALT)
+
+
+class _Signer:
+    """HMAC-SHA256 over the exact text of a cookie, with key rotation.
+
+    A signed value is ``text + "." + base64url(HMAC(k, text))``, with ``k``
+    derived from each secret key and a purpose, so a signature made for one
+    purpose (a session id, say) never verifies for another. The first key
+    signs; every key verifies. The signature is compared in its encoded form,
+    so a value verifies only if it is exactly what :meth:`sign` wrote: ``=``
+    padding or other low bits never pass (one session, one cookie string).
+    Cookie data is compact JSON in base64url, zlib-compressed (marked by a
+    leading ``.``) when that is shorter, as itsdangerous wrote it; unlike
+    itsdangerous this costs one ``hmac.digest`` per key tried and nothing else.
+    """
+
+    __slots__ = ("_keys",)
+
+    def __init__(self, keys: list[bytes], purpose: str) -> None:
+        self._keys = tuple(hmac.digest(k, purpose.encode(), "sha256") for k in keys)
+
+    def sign(self, text: str) -> str:
+        return f"{text}.{_mac(self._keys[0], text.encode('ascii'))}"
+
+    def unsign(self, raw: str) -> str | None:
+        """The text ``raw`` carries if its signature is valid under one of the keys."""
+        text, dot, sig = raw.rpartition(".")
+        if not dot or len(sig) != _MAC_LENGTH or not raw.isascii():
+            return None
+        data = text.encode("ascii")
+        for key in self._keys:
+            if hmac.compare_digest(_mac(key, data), sig):
+                return text
+        return None
+
+    def dumps(self, obj: Any) -> str:
+        payload = json.dumps(obj, separators=(",", ":")).encode("ascii")
+        text = _b64(payload)
+        if len(payload) > _COMPRESS_ABOVE:
+            packed = _b64(zlib.compress(payload))
+            if len(packed) + 1 < len(text):
+                text = "." + packed
+        return self.sign(text)
+
+    def loads(self, raw: str) -> Any:
+        """The object ``raw`` carries; None if it is not validly signed or not JSON."""
+        text = self.unsign(raw)
+        if text is None:
+            return None
+        packed = text.startswith(".")
+        if packed:
+            text = text[1:]
+        try:
+            payload = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            if packed:
+                inflate = zlib.decompressobj()
+                payload = inflate.decompress(payload, _MAX_INFLATED)
+                if inflate.unconsumed_tail or not inflate.eof:
+                    return None
+            return _json_loads(payload)
+        except (ValueError, zlib.error, RecursionError):
+            return None
+
+
+_MAC_LENGTH = 43  # 32 bytes in unpadded base64url
+_COMPRESS_ABOVE = 200
+_MAX_INFLATED = 64 * 1024
+
+
+def _mac(key: bytes, data: bytes) -> str:
+    return base64.urlsafe_b64encode(hmac.digest(key, data, "sha256")).rstrip(b"=").decode("ascii")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+try:  # orjson is optional
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised when the extra is absent
+    _orjson = None  # type: ignore[assignment]
+
+
+def _json_loads(payload: bytes) -> Any:
+    # orjson when it gives what the stdlib gives (it refuses NaN, which
+    # json.dumps may have written, and would round integers past 64 bits).
+    if _orjson is not None and _LONG_DIGITS.search(payload) is None:
+        try:
+            return _orjson.loads(payload)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(payload)
 
 
 def _keys(secret_key: Any) -> list[bytes]:
