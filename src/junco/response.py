@@ -152,17 +152,21 @@ class Response:
         else:
             extra.extend(pairs)
 
-    def _has_header(self, name: str, raw: bytes) -> bool:
-        """Whether header ``name`` (lower-case; ``raw``: its bytes) is set in any form."""
-        h = self._headers
-        if h is not None and name in h._data():
-            return True
+    def _add_vary(self, field: str) -> None:
+        """Merge ``field`` into ``Vary`` (as ``headers.add_vary``), keeping raw pairs raw."""
+        if self._headers is not None:
+            self.headers.add_vary(field)
+            return
+        raw = field.encode("latin-1")
         extra = self._extra
         if extra is not None:
-            for key, _ in extra:
-                if key == raw:
-                    return True
-        return name == "content-type" and self._ctype is not None
+            for i, (name, value) in enumerate(extra):
+                if name == b"vary":
+                    present = [f.strip().lower() for f in value.split(b",")]
+                    if raw.lower() not in present:
+                        extra[i] = (b"vary", value + b", " + raw)
+                    return
+        self._add_raw(((b"vary", raw),))
 
     @property
     def is_streamed(self) -> bool:

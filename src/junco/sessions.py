@@ -445,12 +445,12 @@ class Session:
         if not (isinstance(data, dict) and _is_time(created) and _is_time(active)):
             return None
         now = self.clock()
-        limits = (
-            (created, self.absolute_timeout),
-            (active, self.idle_timeout),
-            (active, self.max_age),
-        )
-        if any(limit is not None and now >= start + limit for start, limit in limits):
+        absolute, idle, max_age = self.absolute_timeout, self.idle_timeout, self.max_age
+        if (
+            (absolute is not None and now >= created + absolute)
+            or (idle is not None and now >= active + idle)
+            or (max_age is not None and now >= active + max_age)
+        ):
             return None
         s._created = created
         s._active = active
@@ -474,7 +474,7 @@ class Session:
         if not write and sliding and s._valid:
             write = sliding is True or self.clock() - s._active >= sliding
         if s._accessed or write:
-            response.headers.add_vary("Cookie")
+            response._add_vary("Cookie")
         return s if write else None
 
     def _commit_cookie(self, request: Request, response: Response) -> None:
@@ -786,8 +786,12 @@ _COMPRESS_ABOVE = 200
 _MAX_INFLATED = 64 * 1024
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _mac(key: bytes, data: bytes) -> str:
-    return base64.urlsafe_b64encode(hmac.digest(key, data, "sha256")).rstrip(b"=").decode("ascii")
+    digest = binascii.b2a_base64(hmac.digest(key, data, "sha256"), newline=False)
+    return digest[:_MAC_LENGTH].translate(_URLSAFE).decode("ascii")
 
 
 def _b64(data: bytes) -> str:
