@@ -124,7 +124,15 @@ async def handle_http(
         request.route = route
         if route is not None and declared is not None:
             await request._load_body(None if declared == _CHUNKED else declared)
-        response = await _before(plan, request) if plan.before else None
+        response = None
+        if plan.sync_before is not None:
+            for fn in plan.sync_before:
+                rv = fn(request)
+                if rv is not None:
+                    response = make_response(rv)
+                    break
+        elif plan.before:
+            response = await _before(plan, request)
         if response is None:
             if route is None:
                 response = _no_route(request, match)
@@ -144,8 +152,14 @@ async def handle_http(
                     body, ctype = json_dumps(rv), _CT_JSON
                 else:
                     response = make_response(rv)
-        if response is not None and (plan.after or request._after):
-            response = await _after(plan, request, response)
+        if response is not None:
+            if plan.sync_after is not None and request._after is None:
+                for fn in plan.sync_after:
+                    rv = fn(request, response)
+                    if rv is not None:
+                        response = make_response(rv)
+            elif plan.after or request._after:
+                response = await _after(plan, request, response)
     except ClientDisconnect:
         request.finished = True
         return

@@ -165,7 +165,8 @@ class CSRF:
 
             add_template_global(app, "csrf_token", self.csrf_token)
             add_template_global(app, "csrf_field", self.csrf_field)
-            app.add_middleware(_TokenHooks(self))
+            hooks = _TokenHooks(self) if session.store is not None else _CookieTokenHooks(self)
+            app.add_middleware(hooks)
         else:
             app.add_middleware(_Hooks(self))
 
@@ -369,6 +370,23 @@ class _TokenHooks:
             self.csrf._rotate_if_regenerated(request, session)
 
     after_error_request = after_request
+
+
+class _CookieTokenHooks(_TokenHooks):
+    """The same for cookie sessions, which load without waiting: synchronous hooks."""
+
+    __slots__ = ()
+
+    def before_request(self, request: Request) -> None:  # type: ignore[override]
+        csrf = self.csrf
+        if not csrf.is_protected(request):
+            return
+        reason = csrf.check_origin(request)
+        if reason is None:
+            assert csrf._session is not None
+            reason = csrf.check_token(request, csrf._session._attach(request))
+        if reason is not None:
+            raise csrf.refuse(request, reason)
 
 
 # -- module-level helpers -------------------------------------------------------------

@@ -393,12 +393,17 @@ class Session:
         Raises:
             HTTPException: 503 when the store is unreachable.
         """
+        s = self._attach(request)
+        if s._data is None and self.store is not None:
+            await self._load_record(s)
+        return s
+
+    def _attach(self, request: Request) -> SessionData:
+        """The session attached to ``request``, attaching one first if needed."""
         s = _attached(request)
         if s is None:
             s = SessionData(self, request)
             request.__dict__["session"] = s
-        if s._data is None and self.store is not None:
-            await self._load_record(s)
         return s
 
     # -- loading -----------------------------------------------------------------------
@@ -577,10 +582,13 @@ class _CookieHooks:
         request.__dict__["session"] = SessionData(self.ext, request)
 
     def after_request(self, request: Request, response: Response) -> None:
+        s = request.__dict__.get("session")
+        if type(s) is SessionData and s._data is None and self.ext.sliding is not True:
+            s._done = True  # never looked at: nothing to write, nothing to vary on
+            return
         self.ext._commit_cookie(request, response)
 
-    def after_error_request(self, request: Request, response: Response) -> None:
-        self.ext._commit_cookie(request, response)
+    after_error_request = after_request
 
 
 class _StoreHooks:

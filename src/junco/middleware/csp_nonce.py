@@ -33,7 +33,7 @@ the order of registration does not matter.
 
 from __future__ import annotations
 
-import base64
+import binascii
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,7 @@ _PLACEHOLDER = "\x00"  # never in a header value: safe to substitute
 _CSP = "content-security-policy"
 _CSP_REPORT_ONLY = "content-security-policy-report-only"
 _CSP_RAW = _CSP.encode()
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _CSP_REPORT_ONLY_RAW = _CSP_REPORT_ONLY.encode()
 _DIRECTIVES = frozenset(("script-src", "style-src"))
 
@@ -68,7 +69,8 @@ def csp_nonce(request: Request | None = None) -> str:
     d = request.__dict__
     nonce: str | None = d.get(_NONCE_ATTR)
     if nonce is None:
-        nonce = d[_NONCE_ATTR] = base64.urlsafe_b64encode(random_bytes(16)).rstrip(b"=").decode()
+        raw = binascii.b2a_base64(random_bytes(16), newline=False)[:22]  # 128 bits, unpadded
+        nonce = d[_NONCE_ATTR] = raw.translate(_URLSAFE).decode("ascii")
     return nonce
 
 
@@ -103,6 +105,12 @@ def _template(policy: str, directives: tuple[str, ...]) -> str:
                 sources = []
             parts.append(" ".join([directive, *sources, token]))
     return "; ".join(parts)
+
+
+@lru_cache(maxsize=128)
+def _raw_template(policy: bytes, directives: tuple[str, ...]) -> bytes:
+    """:func:`_template` for an encoded policy."""
+    return _template(policy.decode("latin-1"), directives).encode("latin-1")
 
 
 def _sources(part: str) -> list[str]:
@@ -178,9 +186,13 @@ class CSPNonce:
             request.__dict__[FALLBACK_KEY] = (value, nonce, self.directives)
             return True
         assert extra is not None
-        policy = extra[at][1].decode("latin-1")
-        if f"'nonce-{nonce}'" not in policy:
-            extra[at] = (_CSP_RAW, merge_nonce(policy, nonce, self.directives).encode("latin-1"))
+        policy = extra[at][1]
+        raw_nonce = nonce.encode("latin-1")
+        if b"'nonce-" + raw_nonce + b"'" not in policy:
+            extra[at] = (
+                _CSP_RAW,
+                _raw_template(policy, self.directives).replace(b"\x00", raw_nonce),
+            )
         return True
 
     def _merged(self, values: list[str], nonce: str) -> list[str]:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 _VALID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 _ATTR = "request_id"
+_WRITTEN = "_junco_request_id_written"  # request.__dict__ key: a raw header was added
 
 
 def new_request_id() -> str:
@@ -90,14 +91,17 @@ class RequestID:
             self.before_request(request)
             rid = request.__dict__[_ATTR]
         if response._headers is None:
-            # Still raw pairs: add ours encoded, or replace one already there.
+            # Still raw pairs: add ours encoded, or replace one already there
+            # (only ever there if a RequestID already wrote to this request).
             pair = (self._raw_name, rid.encode("ascii"))
             extra = response._extra
-            if extra is not None:
+            d = request.__dict__
+            if _WRITTEN in d and extra is not None:
                 for i, (name, _) in enumerate(extra):
                     if name == self._raw_name:
                         extra[i] = pair
                         return
+            d[_WRITTEN] = True
             response._add_raw((pair,))
             return
         response.headers._data()[self._name] = [rid]

@@ -195,7 +195,7 @@ class SecurityHeaders:
                     extra[i] = (name, merged)
                     pairs = self._raw_no_csp
         response._add_raw(pairs)
-        if self._raw_hsts is not None and request.scheme in _SECURE_SCHEMES:
+        if self._raw_hsts is not None and request.asgi_scope.get("scheme") in _SECURE_SCHEMES:
             response._add_raw(((_HSTS_RAW, self._raw_hsts),))
         return True
 
