@@ -166,18 +166,26 @@ async def handle_http(
     except Exception as exc:
         response = await error_response(app, plan, request, exc)
     try:
+        extra = None
+        if (
+            body is None
+            and type(response) is Response
+            and response._headers is None
+            and response.body_iter is None
+            and response.status_code == 200
+        ):
+            # A plain 200 whose headers are at most the middleware's encoded
+            # pairs: sent right here (Response.send would cost another await).
+            body, ctype, extra = response.body, response._ctype or app.default_ct, response._extra
         if body is not None:
             n = len(body)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", ctype),
-                        (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
-                    ],
-                }
-            )
+            raw = [
+                (b"content-type", ctype),
+                (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
+            ]
+            if extra is not None:
+                raw += extra
+            await send({"type": "http.response.start", "status": 200, "headers": raw})
             if request.method == "HEAD":
                 body = b""
             await send({"type": "http.response.body", "body": body})

@@ -92,13 +92,18 @@ def normalize_origin(origin: str) -> str:
 
 def origin_header(request: Request) -> str | None:
     """The request's ``Origin`` header, or None if absent or sent more than once."""
+    found = _raw_origin(request)
+    return None if found is None else found.decode("latin-1")
+
+
+def _raw_origin(request: Request) -> bytes | None:
     found = None
     for name, value in request.asgi_scope.get("headers", ()):
         if name == b"origin":
             if found is not None:
                 return None
             found = value
-    return None if found is None else found.decode("latin-1")
+    return found
 
 
 class CORS:
@@ -270,9 +275,9 @@ class CORS:
         if self.any_origin:
             response._add_raw(((b"access-control-allow-origin", b"*"), *self._raw_extra))
             return True
-        origin = origin_header(request)
-        if origin is not None and origin in self.origins:
-            allowed = (b"access-control-allow-origin", origin.encode("latin-1"))
+        origin = _raw_origin(request)
+        if origin is not None and origin.decode("latin-1") in self.origins:
+            allowed = (b"access-control-allow-origin", origin)
             response._add_raw(((b"vary", b"Origin"), allowed, *self._raw_extra))
         else:
             response._add_raw(((b"vary", b"Origin"),))

@@ -33,11 +33,10 @@ the order of registration does not matter.
 
 from __future__ import annotations
 
-import binascii
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .._random import random_bytes
+from .._random import random_token
 from ..request import current_request
 
 if TYPE_CHECKING:
@@ -51,7 +50,6 @@ _PLACEHOLDER = "\x00"  # never in a header value: safe to substitute
 _CSP = "content-security-policy"
 _CSP_REPORT_ONLY = "content-security-policy-report-only"
 _CSP_RAW = _CSP.encode()
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
 _CSP_REPORT_ONLY_RAW = _CSP_REPORT_ONLY.encode()
 _DIRECTIVES = frozenset(("script-src", "style-src"))
 
@@ -69,8 +67,7 @@ def csp_nonce(request: Request | None = None) -> str:
     d = request.__dict__
     nonce: str | None = d.get(_NONCE_ATTR)
     if nonce is None:
-        raw = binascii.b2a_base64(random_bytes(16), newline=False)[:22]  # 128 bits, unpadded
-        nonce = d[_NONCE_ATTR] = raw.translate(_URLSAFE).decode("ascii")
+        nonce = d[_NONCE_ATTR] = random_token()
     return nonce
 
 

@@ -25,7 +25,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from .._random import random_bytes
+from .._random import random_uuid_hex
 from ..datastructures import Headers
 from ..request import _current
 
@@ -34,15 +34,13 @@ if TYPE_CHECKING:
     from ..response import Response
 
 _VALID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
-_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 _ATTR = "request_id"
 _WRITTEN = "_junco_request_id_written"  # request.__dict__ key: a raw header was added
 
 
 def new_request_id() -> str:
     """A random version 4 UUID in hex, e.g. ``'9f1c0b7e3a554d2eb1f06c2d8e4a7b90'``."""
-    h = random_bytes(16).hex()
-    return f"{h[:12]}4{h[13:16]}{_VARIANT[h[16]]}{h[17:]}"
+    return random_uuid_hex()
 
 
 class RequestID:
