@@ -38,15 +38,12 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hmac
 import inspect
-import json
 import logging
 import math
 import re
 import secrets
 import time
-import zlib
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import (
     TYPE_CHECKING,
@@ -61,7 +58,7 @@ from typing import (
     runtime_checkable,
 )
 
-from ._parsing import _LONG_DIGITS
+from ._signing import Signer
 from .exceptions import ConfigurationError, HTTPException
 from .stores.resolve import resolve_store, startup_check
 
@@ -292,7 +289,7 @@ class Session:
         self.clock = clock
         self.secret_key = secret_key
         # Made by init_app, before any hook of this session can run.
-        self._signer = cast("_Signer", None)
+        self._signer = cast("Signer", None)
         self._apply_cookie_options(cookie_options)
         self._check_settings()
         if app is not None:
@@ -722,105 +719,9 @@ def _canonical_signature(raw: str) -> bool:
     return base64.urlsafe_b64encode(decoded).rstrip(b"=") == sig.encode()
 
 
-def _make_signer(secret_key: Any, ids_only: bool) -> _Signer:
+def _make_signer(secret_key: Any, ids_only: bool) -> Signer:
     """The signer of session ids (server stores) or of the cookie's data."""
-    return _Signer(_keys(secret_key), _ID_SALT if ids_only else _COOKIE_SALT)
-
-
-class _Signer:
-    """HMAC-SHA256 over the exact text of a cookie, with key rotation.
-
-    A signed value is ``text + "." + base64url(HMAC(k, text))``, with ``k``
-    derived from each secret key and a purpose, so a signature made for one
-    purpose (a session id, say) never verifies for another. The first key
-    signs; every key verifies. The signature is compared in its encoded form,
-    so a value verifies only if it is exactly what :meth:`sign` wrote: ``=``
-    padding or other low bits never pass (one session, one cookie string).
-    Cookie data is compact JSON in base64url, zlib-compressed (marked by a
-    leading ``.``) when that is shorter, as itsdangerous wrote it; unlike
-    itsdangerous this costs one ``hmac.digest`` per key tried and nothing else.
-    """
-
-    __slots__ = ("_keys",)
-
-    def __init__(self, keys: list[bytes], purpose: str) -> None:
-        self._keys = tuple(hmac.digest(k, purpose.encode(), "sha256") for k in keys)
-
-    def sign(self, text: str) -> str:
-        return f"{text}.{_mac(self._keys[0], text.encode('ascii'))}"
-
-    def unsign(self, raw: str) -> str | None:
-        """The text ``raw`` carries if its signature is valid under one of the keys."""
-        text, dot, sig = raw.rpartition(".")
-        if not dot or len(sig) != _MAC_LENGTH or not raw.isascii():
-            return None
-        data = text.encode("ascii")
-        for key in self._keys:
-            if hmac.compare_digest(_mac(key, data), sig):
-                return text
-        return None
-
-    def dumps(self, obj: Any) -> str:
-        payload = json.dumps(obj, separators=(",", ":")).encode("ascii")
-        text = _b64(payload)
-        if len(payload) > _COMPRESS_ABOVE:
-            packed = _b64(zlib.compress(payload))
-            if len(packed) + 1 < len(text):
-                text = "." + packed
-        return self.sign(text)
-
-    def loads(self, raw: str) -> Any:
-        """The object ``raw`` carries; None if it is not validly signed or not JSON."""
-        text = self.unsign(raw)
-        if text is None:
-            return None
-        packed = text.startswith(".")
-        if packed:
-            text = text[1:]
-        try:
-            payload = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            if packed:
-                inflate = zlib.decompressobj()
-                payload = inflate.decompress(payload, _MAX_INFLATED)
-                if inflate.unconsumed_tail or not inflate.eof:
-                    return None
-            return _json_loads(payload)
-        except (ValueError, zlib.error, RecursionError):
-            return None
-
-
-_MAC_LENGTH = 43  # 32 bytes in unpadded base64url
-_COMPRESS_ABOVE = 200
-_MAX_INFLATED = 64 * 1024
-
-
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def _mac(key: bytes, data: bytes) -> str:
-    digest = binascii.b2a_base64(hmac.digest(key, data, "sha256"), newline=False)
-    return digest[:_MAC_LENGTH].translate(_URLSAFE).decode("ascii")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-try:  # orjson is optional
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised when the extra is absent
-    _orjson = None  # type: ignore[assignment]
-
-
-def _json_loads(payload: bytes) -> Any:
-    # orjson when it gives what the stdlib gives (it refuses NaN, which
-    # json.dumps may have written, and would round integers past 64 bits).
-    if _orjson is not None and _LONG_DIGITS.search(payload) is None:
-        try:
-            return _orjson.loads(payload)
-        except _orjson.JSONDecodeError:
-            pass
-    return json.loads(payload)
+    return Signer(_keys(secret_key), _ID_SALT if ids_only else _COOKIE_SALT)
 
 
 def _keys(secret_key: Any) -> list[bytes]:
