@@ -24,7 +24,7 @@ import json
 import zlib
 from typing import Any
 
-from ._parsing import _LONG_DIGITS
+from ._parsing import has_long_digit_run
 
 try:  # orjson is optional
     import orjson as _orjson
@@ -123,7 +123,7 @@ def _b64(data: bytes) -> str:
 def _json_loads(payload: bytes) -> Any:
     # orjson when it gives what the stdlib gives (it refuses NaN, which
     # json.dumps may have written, and would round integers past 64 bits).
-    if _orjson is not None and _LONG_DIGITS.search(payload) is None:
+    if _orjson is not None and not has_long_digit_run(payload):
         try:
             return _orjson.loads(payload)
         except _orjson.JSONDecodeError:

@@ -230,8 +230,10 @@ class Headers(MutableMapping[str, str]):
         except UnicodeEncodeError:
             return []
         found = None
+        n = len(kb)
         for name, value in self._raw or ():
-            if name == kb or name.lower() == kb:
+            # ASGI names are lower-case already: lower() only a name that may match.
+            if name == kb or (len(name) == n and name.lower() == kb):
                 if found is None:
                     found = [value.decode("latin-1")]
                 else:
