@@ -31,6 +31,7 @@ logger = logging.getLogger("junco")
 DEFAULT_KEEPALIVE = 15.0
 _MAX_PENDING = 16
 _KEEPALIVE = b": keep-alive\n\n"
+_FAREWELL = b": server shutting down\n\n"
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -124,7 +125,9 @@ def sse_response(
         "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
     }
-    return Response(body, headers=headers)
+    response = Response(body, headers=headers)
+    response.farewell = _FAREWELL  # a server shutdown ends the stream at once
+    return response
 
 
 async def _stream(
