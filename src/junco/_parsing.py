@@ -161,6 +161,7 @@ def has_long_digit_run(raw: bytes) -> bool:
     """Whether ``raw`` holds 19 digits in a row (where orjson may round an integer)."""
     return _RUN in raw.translate(_DIGIT_CLASSES)
 
+
 # The stdlib accepts what orjson (and RFC 8259 interoperability) refuses: NaN,
 # Infinity, floats that overflow, and \\ud800 escapes with no pair.
 _LONE_SURROGATE = re.compile(

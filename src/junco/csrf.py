@@ -227,12 +227,10 @@ class CSRF:
 
     def check_origin(self, request: Request) -> str | None:
         """Why ``request`` looks cross-site (a short reason), or None if it passes."""
-        headers = request.headers
-        origins = headers.getlist("origin")
+        origins, site = _raw_values(request, b"origin", b"sec-fetch-site")
         if len(origins) > 1:
             return "more than one Origin header"
         origin = origins[0] if origins else None
-        site = headers.get("sec-fetch-site")
         if site:
             if site == "same-origin" or site == "none":
                 return None
@@ -306,7 +304,8 @@ class CSRF:
 
     def check_token(self, request: Request, session: SessionData) -> str | None:
         """Why the token of ``request`` is not valid for ``session``, or None if it is."""
-        token = request.headers.get(self.header_name)
+        tokens, _ = _raw_values(request, self.header_name.lower().encode("latin-1"), None)
+        token = tokens[0] if tokens else None
         if token is None:
             mimetype = request.mimetype
             if mimetype == "application/x-www-form-urlencoded":
@@ -425,6 +424,23 @@ def own_origin(request: Request) -> str | None:
     if port is None or port == DEFAULT_PORTS.get(scheme):
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"
+
+
+def _raw_values(request: Request, name: bytes, other: bytes | None) -> tuple[list[str], str | None]:
+    """Every value of header ``name`` and the first of ``other``, in one pass over the scope.
+
+    (Cheaper than ``request.headers`` for the few headers a check reads.)
+    """
+    found: list[str] = []
+    first = None
+    n, m = len(name), -1 if other is None else len(other)
+    for key, value in request.asgi_scope.get("headers", ()):
+        size = len(key)
+        if size == n and (key == name or key.lower() == name):
+            found.append(value.decode("latin-1"))
+        elif size == m and first is None and (key == other or key.lower() == other):
+            first = value.decode("latin-1")
+    return found, first
 
 
 def _current_csrf() -> CSRF:
