@@ -277,6 +277,174 @@ def render(args: argparse.Namespace, samples: report.Samples, steal: str) -> str
     )
 
 
+# -- over loopback: uvicorn on one CPU, wrk on the other --------------------------------
+
+WRK_SCRIPT = """
+wrk.method = os.getenv("WRK_METHOD")
+wrk.body = os.getenv("WRK_BODY")
+for line in string.gmatch(os.getenv("WRK_HEADERS"), "[^\\n]+") do
+  local name, value = string.match(line, "^([^:]+): (.*)$")
+  wrk.headers[name] = value
+end
+"""
+
+
+def loopback(args: argparse.Namespace) -> str:
+    """The three requests against each stack served by uvicorn, measured with wrk."""
+    import os
+    import tempfile
+    import urllib.request
+
+    import loopback as lb
+
+    lb.resolve_options(args)
+    script = Path(tempfile.mkdtemp()) / "stack.lua"
+    script.write_text(WRK_SCRIPT)
+    rates: report.Samples = {name: {key: {} for key in REQUESTS} for name in args.stacks}
+    cpu: report.Samples = {name: {key: {} for key in REQUESTS} for name in args.stacks}
+    servers: dict[str, Any] = {}
+    try:
+        for name in args.stacks:
+            port = lb.free_port()
+            os.environ["BENCH_STACK_HOST"] = f"{lb.HOST}:{port}"
+            server = servers[name] = lb.Server.__new__(lb.Server)
+            server.target, server.port = f"stack_apps.{stack_apps.STACKS[name]}:app", port
+            command = [sys.executable, "-m", "uvicorn", server.target, "--app-dir", "bench"]
+            command += ["--host", lb.HOST, "--port", str(port), "--no-access-log"]
+            command += ["--log-level", "warning", "--loop", args.loop, "--http", args.http]
+            server.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed by close()
+            server.proc = lb.subprocess.Popen(
+                lb.pinned(args.server_cpu, command),
+                stdout=server.log,
+                stderr=lb.subprocess.STDOUT,
+                cwd=report.REPO_DIR,
+            )
+        deadline = time.monotonic() + lb.STARTUP_TIMEOUT
+        requests: dict[str, dict[str, tuple[str, str, list[tuple[str, str]], bytes]]] = {}
+        for name, server in servers.items():
+            server.wait_ready(deadline)
+            base = f"http://{lb.HOST}:{server.port}"
+            with urllib.request.urlopen(base + "/login", timeout=10) as resp:
+                cookies = [v.split(";")[0] for k, v in resp.getheaders() if k == "set-cookie"]
+                token = json.loads(resp.read())["token"]
+            cookie = "; ".join(cookies)
+            if token is None:
+                token = dict(c.split("=", 1) for c in cookies)["csrftoken"]
+            own = f"http://{lb.HOST}:{server.port}"
+            header = stack_apps.load(name).TOKEN_HEADER
+            requests[name] = {
+                "first": ("GET", "/", [], b""),
+                "me": ("GET", "/me", [("Cookie", cookie), ("Origin", ORIGIN)], b""),
+                "post": (
+                    "POST",
+                    "/items",
+                    [
+                        ("Cookie", cookie),
+                        ("Origin", own),
+                        ("Sec-Fetch-Site", "same-origin"),
+                        ("Content-Type", "application/json"),
+                        (header, token),
+                    ],
+                    BODY,
+                ),
+            }
+            for key, (method, path, headers, body) in requests[name].items():
+                req = urllib.request.Request(
+                    base + path, data=body or None, method=method, headers=dict(headers)
+                )
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    if resp.status != 200 or (key != "first" and USER.encode() not in resp.read()):
+                        raise SystemExit(f"{name} {REQUESTS[key]}: answered {resp.status}")
+                run_wrk(args, script, server.port, requests[name][key], args.warmup)
+        for rnd in range(args.rounds):
+            order = args.stacks[rnd % len(args.stacks) :] + args.stacks[: rnd % len(args.stacks)]
+            for key in REQUESTS:
+                for name in order:
+                    server = servers[name]
+                    before = server.cpu_seconds()
+                    result = run_wrk(args, script, server.port, requests[name][key], args.duration)
+                    used = server.cpu_seconds() - before
+                    if result.non_2xx:
+                        raise SystemExit(f"{name} {REQUESTS[key]}: {result.non_2xx} non-2xx")
+                    rates[name][key][rnd] = result.rps
+                    cpu[name][key][rnd] = result.requests / used if used else 0.0
+                    print(f"  {name:<11} {key:<6} {result.rps:>9,.0f} req/s", file=sys.stderr)
+    finally:
+        for server in servers.values():
+            server.close()
+    return render_loopback(args, rates, cpu)
+
+
+def run_wrk(
+    args: argparse.Namespace,
+    script: Path,
+    port: int,
+    request: tuple[str, str, list[tuple[str, str]], bytes],
+    seconds: int,
+) -> Any:
+    import os
+    import subprocess
+
+    import loopback as lb
+
+    method, path, headers, body = request
+    cmd = ["wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
+    env = {
+        **os.environ,
+        "WRK_METHOD": method,
+        "WRK_BODY": body.decode(),
+        "WRK_HEADERS": "\n".join(f"{k}: {v}" for k, v in headers),
+    }
+    url = f"http://{lb.HOST}:{port}{path}"
+    out = subprocess.run(
+        lb.pinned(args.wrk_cpu, [*cmd, url]),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=seconds + 60,
+        check=True,
+    )
+    return lb.parse_wrk(out.stdout)
+
+
+def render_loopback(args: argparse.Namespace, rates: report.Samples, cpu: report.Samples) -> str:
+    parts = [
+        f"Command: `{report.command_line('secure_stack.py')}`",
+        "",
+        report.environment(
+            [n for n in rates if n in report.DISTRIBUTIONS],
+            {
+                "server": f"uvicorn, 1 worker, --loop {args.loop} --http {args.http}, "
+                f"CPU {args.server_cpu}; wrk -t1 -c{args.connections} on CPU {args.wrk_cpu}",
+                "samples": f"{args.rounds} rounds x {args.duration} s per cell",
+            },
+        ),
+    ]
+    for title, samples in (
+        ("req/s (wrk, wall clock)", rates),
+        ("requests per server CPU-second", cpu),
+    ):
+        parts += ["", f"**{title}** (median over rounds; higher is better)", "", table(samples)]
+    return "\n".join(parts)
+
+
+def table(samples: report.Samples) -> str:
+    names = list(samples)
+    med = {(n, k): statistics.median(samples[n][k].values()) for n in names for k in REQUESTS}
+    rows = ["| stack | " + " | ".join(REQUESTS.values()) + " |", "|---|" + "---:|" * 3]
+    for n in names:
+        rows.append(f"| {n} | " + " | ".join(f"{med[n, k]:,.0f}" for k in REQUESTS) + " |")
+    peers = [n for n in names if n != "junco"]
+    if "junco" in names and peers:
+        cells = []
+        for k in REQUESTS:
+            best = max(peers, key=lambda n: med[n, k])
+            r = report.paired_ratio(samples["junco"][k], samples[best][k])
+            cells.append(f"{r:.2f}x {best}")
+        rows.append("| junco / fastest peer | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -288,11 +456,23 @@ def main() -> None:
         help=",".join(stack_apps.STACKS),
     )
     parser.add_argument("--markdown", type=Path)
+    parser.add_argument(
+        "--loopback", action="store_true", help="serve with uvicorn and load with wrk instead"
+    )
+    parser.add_argument("--duration", type=int, default=3, help="wrk seconds per cell")
+    parser.add_argument("--warmup", type=int, default=1, help="wrk warm-up seconds")
+    parser.add_argument("--connections", type=int, default=64, help="wrk -c")
+    parser.add_argument("--loop", default="auto", help="uvicorn --loop")
+    parser.add_argument("--http", default="auto", help="uvicorn --http")
+    parser.add_argument("--server-cpu", type=int, default=0)
+    parser.add_argument("--wrk-cpu", type=int, default=1)
+    parser.add_argument("--no-pin", action="store_true")
     args = parser.parse_args()
-    text = asyncio.run(main_async(args))
+    text = loopback(args) if args.loopback else asyncio.run(main_async(args))
     print(text)
     if args.markdown:
-        report.update_section(args.markdown, "secure-stack", text)
+        section = "secure-stack-loopback" if args.loopback else "secure-stack"
+        report.update_section(args.markdown, section, text)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ the framework's own middleware style (and says so at its top).
 """
 
 import importlib
+import os
 import secrets
 from types import ModuleType
 from typing import Any
@@ -29,8 +30,9 @@ STACKS: dict[str, str] = {
     "litestar": "litestar_stack",
 }
 
-HOST = "127.0.0.1:8000"
-OWN_ORIGIN = "http://127.0.0.1:8000"
+# The loopback run serves each stack on its own port and says which here.
+HOST = os.environ.get("BENCH_STACK_HOST", "127.0.0.1:8000")
+OWN_ORIGIN = f"http://{HOST}"
 ORIGIN = "https://app.example.com"  # the cross-origin front end allowed by CORS
 SECRET = "bench-secret-key-0123456789abcdef0123456789abcdef"
 USER = "alice"
