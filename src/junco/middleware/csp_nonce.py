@@ -136,6 +136,8 @@ class CSPNonce:
         if style and "style-src" not in names:
             names.append("style-src")
         self.directives: tuple[str, ...] = tuple(names)
+        # (policy bytes, directives, template) of the last merge into raw pairs.
+        self._last: tuple[bytes | None, tuple[str, ...], bytes] = (None, (), b"")
         if app is not None:
             if not hasattr(app, "add_middleware"):
                 raise TypeError("the first argument is the app; pass settings by keyword")
@@ -185,10 +187,17 @@ class CSPNonce:
         assert extra is not None
         policy = extra[at][1]
         raw_nonce = nonce.encode("latin-1")
-        if b"'nonce-" + raw_nonce + b"'" not in policy:
+        last = self._last
+        if last[0] is policy and last[1] == self.directives:
+            # The same policy object as before (SecurityHeaders' constant one),
+            # so it cannot hold this request's nonce yet: no search, no lookup.
+            extra[at] = (_CSP_RAW, last[2].replace(b"\x00", raw_nonce))
+        elif b"'nonce-" + raw_nonce + b"'" not in policy:
+            template = _raw_template(policy, self.directives)
+            self._last = (policy, self.directives, template)
             extra[at] = (
                 _CSP_RAW,
-                _raw_template(policy, self.directives).replace(b"\x00", raw_nonce),
+                template.replace(b"\x00", raw_nonce),
             )
         return True
 
