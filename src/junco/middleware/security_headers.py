@@ -185,7 +185,9 @@ class SecurityHeaders:
         """Add the encoded headers to a response with no ``Headers`` yet (False: cannot)."""
         pairs = self._raw
         extra = response._extra
-        if extra is not None:  # pairs other junco middleware added
+        # Of the pairs other junco middleware add, only CSPNonce's stand-in
+        # policy can be one of ours, and it leaves a note on the request.
+        if extra is not None and FALLBACK_KEY in request.__dict__:
             names = self._raw_names
             for i, (name, value) in enumerate(extra):
                 if name in names:
