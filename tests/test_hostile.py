@@ -322,3 +322,30 @@ def test_disconnect_while_handler_streams_body(
     # The first chunk is over max_body_length, so the handler gets to read.
     assert _run_with_disconnect(app, _scope("/streamed", headers), b"x" * 20) == []
     assert ran == ["streamed"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [[(b"host", b"other")], [(b"x-big", b"x" * 40_000)]],
+    ids=["duplicate-host-400", "huge-header-431"],
+)
+def test_send_failing_after_an_early_refusal_is_logged_not_a_crash(
+    headers: list[tuple[bytes, bytes]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The client is gone before the 400/431 goes out: the failure is logged,
+    # nothing escapes to the server (it was an UnboundLocalError on ``path``).
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+        raise OSError("connection reset")
+
+    app = Junco()
+    scope = _scope("/json", headers)
+    with caplog.at_level("ERROR", logger="junco"):
+        asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] in (400, 431)
+    assert "error while sending the response to POST /json" in caplog.text

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from junco import Junco, Request, current_request
-from junco.exceptions import status_phrase
+from junco.exceptions import error_text
 from junco.testing import TestClient, TestResponse
 
-TOO_LARGE = status_phrase(413)
+TOO_LARGE = error_text(413)
 
 
 def call(app: Junco, method: str, path: str, **kw: Any) -> TestResponse:
@@ -275,10 +275,10 @@ def test_body(body_app: Junco) -> None:
     "ctype",
     [
         "application/json",
-        "application/json; charset=utf-8",
+        "application/json; charset=UTF-8",
         "APPLICATION/JSON",
         "application/vnd.api+json",
-        "application/merge-patch+json; charset=utf-8",
+        "application/merge-patch+json; charset=UTF-8",
     ],
 )
 def test_json_content_types_accepted(body_app: Junco, ctype: str) -> None:
@@ -312,7 +312,7 @@ def test_json_from_test_client_json_argument(body_app: Junco) -> None:
 def test_form(body_app: Junco) -> None:
     r = call(body_app, "POST", "/form", form={"name": "Ann Lee", "city": "Zürich", "x": "a&b=c"})
     assert r.json == {"form": [["name", "Ann Lee"], ["city", "Zürich"], ["x", "a&b=c"]]}
-    ctype = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    ctype = {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}
     r = call(body_app, "POST", "/form", body=b"a=1&a=2&b", headers=ctype)
     assert r.json == {"form": [["a", "1"], ["a", "2"], ["b", ""]]}
 

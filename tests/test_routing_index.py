@@ -49,7 +49,7 @@ def test_index_agrees_with_a_linear_scan(patterns: list[str], paths: list[str]) 
     router = app.router
     for path in paths:
         for method in ("GET", "POST", "HEAD"):
-            found = router._find(method, path, (), set())
+            found = router._find(method, path, (), {})
             expected_route, expected_args = linear(router, method, path)
             if expected_route is None:
                 assert found is None or found.route is None

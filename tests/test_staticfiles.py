@@ -79,7 +79,7 @@ def test_serves_files(client: Any, site: Path) -> None:
     r = client.get("/static/app.js")
     assert r.status_code == 200
     assert r.body == b"console.log(1)"
-    assert r.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert r.headers["content-type"] == "text/javascript; charset=UTF-8"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["accept-ranges"] == "bytes"
     assert client.get("/static/css/site.css").body == b"body{}"
@@ -99,7 +99,7 @@ def test_conditional_and_range(client: Any) -> None:
 
 def test_head(client: Any) -> None:
     r = client.head("/static/app.js")
-    assert (r.status_code, r.body) == (200, b"")
+    assert (r.status_code, r.body) == (200, None)
     assert r.headers["content-length"] == "14"
 
 
@@ -197,15 +197,15 @@ def test_not_found_page(site: Path, mode: str, sync: Sync) -> None:
         r = client.get(path)
         assert r.status_code == 404
         assert r.body == b"<p>custom missing</p>"
-        assert r.headers["content-type"] == "text/html; charset=utf-8"
+        assert r.headers["content-type"] == "text/html; charset=UTF-8"
         assert r.headers["cache-control"] == "no-cache"
-    assert client.head("/static/missing").body == b""
+    assert client.head("/static/missing").body is None
 
 
 def test_missing_not_found_page_falls_back(site: Path, mode: str, sync: Sync) -> None:
     client = sync(make_app(site, mode, not_found_page="nope.html"))
     r = client.get("/static/missing.txt")
-    assert (r.status_code, r.body) == (404, b"Not Found")
+    assert (r.status_code, r.body) == (404, b"Not found")
 
 
 def test_follow_symlinks(site: Path, mode: str, sync: Sync) -> None:

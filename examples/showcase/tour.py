@@ -65,7 +65,7 @@ def create_tour() -> Junco:
     @tour.get("/")
     async def index(request: Request) -> Response:
         html = _index_html(request.url_prefix)
-        return Response(html, headers={"Content-Type": "text/html; charset=utf-8"})
+        return Response(html, headers={"Content-Type": "text/html; charset=UTF-8"})
 
     @tour.get("/hello/<name>")
     async def hello(request: Request, name: str) -> str:
@@ -109,7 +109,7 @@ def _index_html(prefix: str) -> str:
             f"<tr><td>{method}</td><td><code>{shown}</code></td><td>{escape(what)}</td></tr>"
         )
     return (
-        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+        "<!doctype html>\n<html lang=en><head><meta charset=UTF-8>"
         "<title>junco tour</title></head><body>\n<h1>A tour of junco's core</h1>\n"
         "<table>\n<tr><th>method</th><th>path</th><th>shows</th></tr>\n"
         + "\n".join(rows)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import _hooks
 from ._parsing import json_dumps
 from .coerce import make_response
-from .exceptions import ClientDisconnect, HTTPException, status_phrase
+from .exceptions import ClientDisconnect, HTTPException, error_text
 from .request import Request, _current
 from .response import _CT_JSON, _LENGTHS, Response
 from .routing import Match, allowed_methods
@@ -105,7 +105,7 @@ async def handle_http(
     # marked finished instead, and current_request() refuses finished ones.
     _current.set(request)
     plan = app._root_plan
-    if plan is None or app._plans_gen != _hooks.generation[0]:
+    if plan is None:
         plan = app.root_plan()
     body = None
     try:
@@ -193,7 +193,7 @@ async def handle_http(
             await response.send(request, send)
     except Exception:
         # Headers are out: nothing to do but log and end the stream.
-        logger.exception("error while sending the response to %s %s", request.method, path)
+        logger.exception("error while sending the response to %s %s", request.method, request.path)
     finally:
         request.finished = True
 
@@ -240,7 +240,7 @@ def _no_route(request: Request, match: Any) -> Response:
     if match.allow:
         allow = allowed_methods(match.allow)
         if request.method == "OPTIONS":
-            return Response(status_code=204, headers={"Allow": allow})
+            return Response(headers={"Allow": allow})  # 200 and no body, as Microdot
         raise HTTPException(405, headers={"Allow": allow})
     raise HTTPException(404)
 
@@ -293,11 +293,11 @@ async def _handle_error(
     logger.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
     if app.debug:
         return _plain_error("".join(traceback.format_exception(exc)), 500, None)
-    return _plain_error(status_phrase(500), 500, None)
+    return _plain_error(error_text(500), 500, None)
 
 
 def _plain_error(text: str, status: int, headers: dict[str, str] | None) -> Response:
     # Always text/plain, whatever the app's default type: the text may echo input.
     response = Response(text, status, headers)
-    response.headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+    response.headers.setdefault("Content-Type", "text/plain; charset=UTF-8")
     return response

@@ -41,7 +41,7 @@ GOING_AWAY = 1001
 def _refusal(status: int, phrase: str) -> bytes:
     body = phrase.encode()
     return (
-        b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=UTF-8\r\n"
         b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (status, body, len(body), body)
     )
 

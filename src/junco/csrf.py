@@ -25,7 +25,9 @@ method (GET, HEAD, OPTIONS, TRACE) passes. For any other method:
    (unless tokens are on).
 
 Trusted origins are the ``trusted_origins`` given plus the allowed origins
-of the :class:`~junco.cors.CORS` object passed in (never its ``"*"``). There
+of the :class:`~junco.cors.CORS` object passed in, or else of the ``CORS``
+installed on the app (found by type, whenever it was installed; never its
+``"*"``). There
 is no exemption by content type: a cross-site ``text/plain`` form is refused
 like any other.
 
@@ -53,10 +55,10 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .cors import DEFAULT_PORTS, normalize_origin
+from .cors import CORS
 from .exceptions import ConfigurationError, HTTPException
-from .middleware.allowed_hosts import split_host
 from .middleware.proxy import apply_proxy_headers
+from .origins import normalize_origin, own_origin, request_origin
 from .paths import normalize_path
 from .request import current_request
 
@@ -82,7 +84,6 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ROTATED = "_junco_csrf_rotated"  # request.__dict__ key: the secret was replaced
 _EXEMPT, _PROTECT = "exempt", "protect"
 _CHAIN_LIMIT = 32
-_WEB_SCHEMES = {"ws": "http", "wss": "https"}
 
 
 class CSRF:
@@ -90,7 +91,8 @@ class CSRF:
 
     Args:
         app: The app to protect; or call :meth:`init_app` later.
-        cors: A :class:`~junco.cors.CORS` whose allowed origins are trusted.
+        cors: A :class:`~junco.cors.CORS` whose allowed origins are trusted;
+            by default the one installed on the app, if any.
         protect_all: Check every request with an unsafe method, except routes
             marked :meth:`exempt` and ``exempt_paths``. ``False``: check only
             routes marked :meth:`protect`.
@@ -127,7 +129,8 @@ class CSRF:
         self.protect_all = protect_all
         self.allow_subdomains = allow_subdomains
         self.tokens = tokens
-        self.trusted_origins = _origin_list(trusted_origins)
+        self._trusted_origins = tuple(_origin_list(trusted_origins))
+        self._trusted = frozenset(self._trusted_origins)
         self.exempt_paths = tuple(_prefix(p) for p in _strings(exempt_paths, "exempt path"))
         if not field_name or not isinstance(field_name, str):
             raise ConfigurationError("field_name must be a non-empty string")
@@ -137,7 +140,7 @@ class CSRF:
         self.header_name = header_name
         self._exempt: dict[int, Any] = {}  # id -> function, kept alive so ids stay unique
         self._protected: dict[int, Any] = {}
-        self._trusted: frozenset[str] = frozenset()
+        self._app: Junco | None = None
         self._session: Session | None = None
         if app is not None:
             self.init_app(app, cors)
@@ -152,7 +155,7 @@ class CSRF:
         """
         if cors is not None:
             self.cors = cors
-        self._trusted = frozenset(self.trusted_origins) | _cors_origins(self.cors)
+        self._app = app
         app.extensions["csrf"] = self
         if self.tokens:
             session = app.extensions.get("session")
@@ -227,10 +230,11 @@ class CSRF:
 
     def check_origin(self, request: Request) -> str | None:
         """Why ``request`` looks cross-site (a short reason), or None if it passes."""
-        origins, site = _raw_values(request, b"origin", b"sec-fetch-site")
-        if len(origins) > 1:
+        origin = request_origin(request)
+        if origin == "":
             return "more than one Origin header"
-        origin = origins[0] if origins else None
+        sites, _ = _raw_values(request, b"sec-fetch-site", None)
+        site = sites[0] if sites else None
         if site:
             if site == "same-origin" or site == "none":
                 return None
@@ -253,10 +257,21 @@ class CSRF:
             return None
         return "Origin does not match the host"
 
+    @property
+    def trusted_origins(self) -> tuple[str, ...]:
+        """The origins given as ``trusted_origins``, normalised (read-only)."""
+        return self._trusted_origins
+
     def _trusts(self, origin: str) -> bool:
-        if origin in self._trusted:
+        cors = self.cors
+        if cors is None and self._app is not None:
+            cors = self._app.component(CORS)
+        from_cors = _cors_origins(cors)
+        if origin in self._trusted or origin in from_cors:
             return True
-        return self.allow_subdomains and any(_subdomain(origin, t) for t in self._trusted)
+        return self.allow_subdomains and any(
+            _subdomain(origin, t) for t in (*self._trusted, *from_cors)
+        )
 
     def refuse(self, request: Request, reason: str) -> HTTPException:
         """Log the refusal of ``request``; return the 403 to raise."""
@@ -403,27 +418,6 @@ def csrf_token() -> str:
 def csrf_field() -> str:
     """The hidden form field carrying :func:`csrf_token` (HTML-safe)."""
     return _current_csrf().csrf_field()
-
-
-def own_origin(request: Request) -> str | None:
-    """The request's own origin, ``scheme://host[:port]`` from its scheme and ``Host``.
-
-    Returns None when the ``Host`` header is missing or malformed.
-    """
-    raw = None
-    for name, value in request.asgi_scope.get("headers", ()):
-        if name == b"host":
-            raw = value
-            break
-    parsed = split_host(raw) if raw else None
-    if parsed is None:
-        return None
-    scheme = request.scheme
-    scheme = _WEB_SCHEMES.get(scheme, scheme)
-    host, port = parsed
-    if port is None or port == DEFAULT_PORTS.get(scheme):
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
 
 
 def _raw_values(request: Request, name: bytes, other: bytes | None) -> tuple[list[str], str | None]:

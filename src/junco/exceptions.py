@@ -15,12 +15,29 @@ def status_phrase(status_code: int) -> str:
         return "Unknown"
 
 
+# Microdot's own wording where it has one; others follow its sentence case.
+_MICRODOT_TEXTS = {413: "Payload too large"}
+
+
+def error_text(status_code: int) -> str:
+    """The default body of an error response, worded as Microdot words it.
+
+    ``"Not found"``, ``"Bad request"``, ``"Internal server error"``,
+    ``"Payload too large"``...: the standard phrase in sentence case.
+    """
+    text = _MICRODOT_TEXTS.get(status_code)
+    if text is None:
+        phrase = status_phrase(status_code)
+        text = phrase[:1] + phrase[1:].lower()
+    return text
+
+
 class HTTPException(Exception):
     """An error that becomes an HTTP response with the given status.
 
     Args:
         status_code: The HTTP status of the response.
-        reason: The response body; the standard phrase when omitted. It is sent
+        reason: The response body; :func:`error_text` when omitted. It is sent
             as ``text/plain``, so it is never interpreted as HTML.
         headers: Extra headers for the error response.
     """
@@ -32,7 +49,7 @@ class HTTPException(Exception):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.status_code = status_code
-        self.reason = reason if reason is not None else status_phrase(status_code)
+        self.reason = reason if reason is not None else error_text(status_code)
         self.headers = dict(headers) if headers else None
         super().__init__(status_code, self.reason)
 
@@ -56,8 +73,13 @@ def abort(
     raise HTTPException(status_code, reason, headers)
 
 
-class ConfigurationError(ValueError):
-    """The application was set up in a way that cannot work or is unsafe."""
+class ConfigurationError(ValueError, TypeError):
+    """The application was set up in a way that cannot work or is unsafe.
+
+    Raised at registration or construction time, never while serving. It is a
+    ``ValueError`` and a ``TypeError`` at once, so code written against either
+    (a bad value, a wrong kind of argument) keeps catching it.
+    """
 
 
 class ClientDisconnect(Exception):

@@ -13,7 +13,7 @@ version no longer matches the user's is refused and cleared.
 - ``login_user`` regenerates the session id (no fixation), stores the keys,
   asks a registered CSRF extension to rotate its token, and redirects to the
   request's ``next`` only when it is a local path (:func:`is_safe_url`).
-- The remember cookie (``remember_token``) is signed with itsdangerous under
+- The remember cookie (``_remember``) is signed with itsdangerous under
   its own salt and carries the user id, the version, an absolute expiry and
   a single-use token whose record lives in a store (:mod:`junco._remember`
   explains the token families). When it restores a login the session is
@@ -107,7 +107,7 @@ class Login:
         *,
         session: Any = None,
         secret_key: str | bytes | list[str | bytes] | None = None,
-        remember_cookie: str = "remember_token",
+        remember_cookie: str = "_remember",
         remember_days: int = 30,
         cookie_path: str = "/",
         cookie_domain: str | None = None,

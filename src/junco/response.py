@@ -10,9 +10,11 @@ soon as the client disconnects.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -29,7 +31,7 @@ logger = logging.getLogger("junco")
 if TYPE_CHECKING:
     from .request import Request
 
-_CT_JSON = b"application/json"
+_CT_JSON = b"application/json; charset=UTF-8"  # Microdot's spelling
 _SENTINEL: Any = object()
 CHUNK_SIZE = 64 * 1024
 _LENGTHS = [str(n).encode() for n in range(1024)]
@@ -37,11 +39,26 @@ _LENGTHS = [str(n).encode() for n in range(1024)]
 
 def _content_type_bytes(ct: str) -> bytes:
     if ct.startswith("text/") and "charset" not in ct:
-        ct += "; charset=utf-8"
+        ct += "; charset=UTF-8"
     return ct.encode("latin-1")
 
 
-class Response:
+# Apps created without their own default content type follow
+# ``Response.default_content_type``, even when it is assigned after they exist
+# (every Microdot HTML example does that). Kept off the hot path: the class
+# attribute's setter pushes the new value into the apps.
+_CT_FOLLOWERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+class _ResponseType(type):
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "default_content_type" and cls.__name__ == "Response":
+            for app in list(_CT_FOLLOWERS):
+                app._set_default_ct(value)
+
+
+class Response(metaclass=_ResponseType):
     """An HTTP response.
 
     Args:
@@ -54,8 +71,14 @@ class Response:
     """
 
     default_content_type: ClassVar[str] = "text/plain"
+    #: Return this from a handler that has answered by other means (Microdot's
+    #: WebSocket routes do): nothing more is sent.
+    already_handled: ClassVar[Response]
     default_send_file_max_age: ClassVar[int | None] = None
     send_file_buffer_size: ClassVar[int] = CHUNK_SIZE
+    #: Seconds a streamed body that is busy between chunks when the client
+    #: leaves may take to reach its next ``yield`` (see :func:`stream_body`).
+    close_grace: ClassVar[float] = 1.0
 
     # Class-level defaults: a plain 200 text response sets only its body.
     status_code: int = 200
@@ -110,6 +133,8 @@ class Response:
             self._ctype = _CT_JSON
         elif body is None:
             self.body = b""
+            if self.status_code == 200:
+                self.status_code = 204  # as Microdot: no body, no content
         elif _is_stream(body):
             self.body = b""
             self.body_iter = body
@@ -184,7 +209,7 @@ class Response:
         self,
         cookie: str,
         value: str,
-        path: str | None = "/",
+        path: str | None = None,
         domain: str | None = None,
         expires: datetime | str | None = None,
         max_age: int | None = None,
@@ -232,9 +257,16 @@ class Response:
         self.headers.add("Set-Cookie", "; ".join(parts))
 
     def delete_cookie(
-        self, cookie: str, path: str | None = "/", domain: str | None = None, **kwargs: Any
+        self, cookie: str, path: str | None = None, domain: str | None = None, **kwargs: Any
     ) -> None:
-        """Tell the client to drop ``cookie`` (empty value, expired)."""
+        """Tell the client to drop ``cookie`` (empty value, expired).
+
+        Takes :meth:`set_cookie`'s options; ``expires`` and ``max_age`` are
+        accepted and ignored, as in Microdot. Pass the ``path`` and ``domain``
+        the cookie was set with, or the browser keeps it.
+        """
+        kwargs.pop("expires", None)
+        kwargs.pop("max_age", None)
         self.set_cookie(
             cookie,
             "",
@@ -244,6 +276,36 @@ class Response:
             max_age=0,
             **kwargs,
         )
+
+    # -- Microdot's low-level API (not used by junco's own path) ---------------------------
+
+    def complete(self) -> None:
+        """Add ``Content-Length`` and ``Content-Type`` as Microdot's ``complete()`` does."""
+        h = self.headers
+        if self.body_iter is None and "content-length" not in h:
+            h["Content-Length"] = str(len(self.body))
+        if "content-type" not in h:
+            h["Content-Type"] = _content_type_bytes(Response.default_content_type).decode()
+
+    async def write(self, stream: Any) -> None:
+        """Write the response as HTTP/1.0 to ``stream`` (an object with ``async awrite``).
+
+        Microdot's way of sending a response, kept for tests that drive
+        responses by hand; junco itself sends through ASGI (:meth:`send`).
+        """
+        self.complete()
+        reason = self.reason or ("OK" if self.status_code == 200 else "N/A")
+        head = f"HTTP/1.0 {self.status_code} {reason}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in self.headers.items_all())
+        await stream.awrite((head + "\r\n").encode("latin-1"))
+        if self.body_iter is None:
+            await stream.awrite(self.body)
+            return
+        try:
+            async for chunk in _aiter_chunks(self.body_iter):
+                await stream.awrite(chunk)
+        finally:
+            await _close_iter(self.body_iter)
 
     # -- constructors ------------------------------------------------------------------
 
@@ -392,6 +454,30 @@ def _only_content_type(headers: Any) -> bytes | None:
     return raw
 
 
+class _AlreadyHandled(Response):
+    """``Response.already_handled``: sends nothing, and its headers are throwaway."""
+
+    @property
+    def headers(self) -> Headers:
+        return Headers()  # a shared object: hooks writing here must not leak
+
+    @headers.setter
+    def headers(self, value: HeaderInput | Headers) -> None:
+        pass
+
+    async def send(self, request: Request, send: Send) -> None:
+        return None
+
+    def _add_raw(self, pairs: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]]) -> None:
+        pass  # shared: middleware's encoded pairs must not pile up here
+
+    def _add_vary(self, field: str) -> None:
+        pass
+
+
+Response.already_handled = _AlreadyHandled()
+
+
 def _length_bytes(n: int) -> bytes:
     return _LENGTHS[n] if n < 1024 else str(n).encode()
 
@@ -402,19 +488,24 @@ def _bad_cookie_text(text: str, is_name: bool) -> bool:
 
 
 def _is_stream(body: Any) -> bool:
+    # Iterators only: a range, set or other container is almost always a
+    # mistake (bytes(range(3)) would be NUL bytes), so it is a TypeError.
     return (
         hasattr(body, "__anext__")
         or hasattr(body, "__next__")
         or hasattr(body, "__aiter__")
         or hasattr(body, "read")
-        or isinstance(body, Iterable)
     )
 
 
 def _to_bytes(chunk: Any) -> bytes:
     if isinstance(chunk, str):
         return chunk.encode()
-    return bytes(chunk)
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    # Headers are out by now: this aborts the stream (the server drops the
+    # connection) instead of sending bytes(5) as five NUL bytes.
+    raise TypeError(f"a streamed body yielded a {type(chunk).__name__}; yield str or bytes")
 
 
 async def _aiter_chunks(body: Any) -> AsyncIterator[bytes]:
@@ -425,8 +516,12 @@ async def _aiter_chunks(body: Any) -> AsyncIterator[bytes]:
         return
     if hasattr(body, "read"):
         size = Response.send_file_buffer_size
+        read = body.read
+        is_async = inspect.iscoroutinefunction(read)
         while True:
-            chunk = await asyncio.to_thread(body.read, size)
+            chunk = await read(size) if is_async else await asyncio.to_thread(read, size)
+            if inspect.isawaitable(chunk):  # a sync read() handing back a coroutine
+                chunk = await chunk
             if not chunk:
                 return
             yield _to_bytes(chunk)
@@ -470,12 +565,20 @@ async def stream_body(
 ) -> None:
     """Send ``body`` chunk by chunk; stop and close it if the client disconnects.
 
+    On a disconnect the body is closed (``aclose()``/``close()``) where it
+    stands at a ``yield``, so cleanup written as ``except GeneratorExit`` runs,
+    as under Microdot. A generator busy between two chunks gets up to
+    ``Response.close_grace`` seconds to reach its next ``yield``; after that
+    it is cancelled (its ``finally`` blocks still run).
+
     With a ``farewell``, the body is also cut short as soon as the server
     starts stopping: it is closed, ``farewell`` is sent as the last chunk and
     the response ends, so an endless stream does not hold the shutdown.
     """
     disconnected = asyncio.Event()
     stopped = asyncio.Event()
+    inside = [False]  # the pump is waiting on the body (not on send)
+    chunks = _aiter_chunks(body)
 
     async def watch() -> None:
         while True:
@@ -485,9 +588,15 @@ async def stream_body(
                 return
 
     async def pump() -> None:
-        async for chunk in _aiter_chunks(body):
+        inside[0] = True
+        async for chunk in chunks:
+            inside[0] = False
+            if disconnected.is_set():
+                return  # the body waits at its yield: closed below
             if chunk:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            inside[0] = True
+        inside[0] = False
         await send({"type": "http.response.body", "body": b""})
 
     watcher = asyncio.ensure_future(watch())
@@ -498,6 +607,8 @@ async def stream_body(
     try:
         with _draining.on_stop(stopped.set) if farewell is not None else nullcontext():
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if not pumper.done() and inside[0] and disconnected.is_set():
+            await asyncio.wait({pumper}, timeout=Response.close_grace)
         if not pumper.done():
             pumper.cancel()
         try:
@@ -518,6 +629,8 @@ async def stream_body(
             # it (closing a generator that is still running raises).
             pumper.cancel()
             await asyncio.wait({pumper})
+        if chunks is not body:
+            await _close_iter(chunks)
         await _close_iter(body)
 
 

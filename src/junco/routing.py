@@ -108,6 +108,10 @@ class URLPattern:
         """
         cls._global_types[type_name] = Converter(pattern, parser)
 
+    def compile(self) -> re.Pattern[str]:
+        """The compiled regular expression (Microdot's name; junco compiles at construction)."""
+        return self.regex
+
     def match(self, path: str) -> dict[str, Any] | None:
         """The converted arguments if ``path`` matches, else ``None``."""
         m = self.regex.fullmatch(path)
@@ -183,7 +187,7 @@ class Match:
     route: Route | None = None
     args: dict[str, Any] | None = None
     mounts: tuple[Mount, ...] = ()
-    allow: set[str] | None = None
+    allow: dict[str, None] | None = None  # an ordered set: registration order
     redirect: str | None = None
     foreign: tuple[Mount, str] | None = None  # (mount, prefixes of the mounts above it)
 
@@ -236,26 +240,26 @@ class Router:
 
     def match(self, method: str, path: str) -> Match:
         """Find the route for ``method`` and ``path``; see :class:`Match`."""
-        allow: set[str] = set()
+        allow: dict[str, None] = {}
         found = self._find(method, path, (), allow)
         if found is not None:
             return found
         if not allow and path != "/" and path[1:2] not in ("/", "\\") and path.isprintable():
             other = path[:-1] if path.endswith("/") else path + "/"
-            probe: set[str] = set()
+            probe: dict[str, None] = {}
             if self._find(method, other, (), probe) is not None or probe:
                 return Match(redirect=other)
         return Match(allow=allow)
 
     def _find(
-        self, method: str, path: str, chain: tuple[Mount, ...], allow: set[str]
+        self, method: str, path: str, chain: tuple[Mount, ...], allow: dict[str, None]
     ) -> Match | None:
         table = self.static.get(path)
         if table is not None:
             route = _pick(table, method)
             if route is not None:
                 return Match(route, {}, chain)
-            allow.update(m for m in table if m != "WEBSOCKET")
+            allow.update(dict.fromkeys(m for m in table if m != "WEBSOCKET"))
         # A few patterns are cheaper to try than the index is to walk.
         dynamic = self.dynamic if len(self.dynamic) < 4 else self._prefixes.candidates(path)
         for _, pattern, table in dynamic:
@@ -265,7 +269,7 @@ class Router:
             route = _pick(table, method)
             if route is not None:
                 return Match(route, args, chain)
-            allow.update(m for m in table if m != "WEBSOCKET")
+            allow.update(dict.fromkeys(m for m in table if m != "WEBSOCKET"))
         for mount in self.mounts:
             prefix = mount.prefix
             if prefix and not (path == prefix or path.startswith(prefix + "/")):
@@ -348,15 +352,20 @@ def _compile(regex: str, where: str) -> re.Pattern[str]:
 
 def _pick(table: dict[str, Route], method: str) -> Route | None:
     route = table.get(method)
-    if route is None and method == "HEAD":
-        route = table.get("GET")
+    if route is None and (method == "GET" or method == "HEAD"):
+        # HEAD is answered by GET; a plain GET to a WebSocket route finds it, so
+        # that the dispatcher can answer 400 (not a handshake) rather than 404.
+        route = table.get("GET") or table.get("WEBSOCKET")
     return route
 
 
 def allowed_methods(methods: Iterable[str]) -> str:
-    """The ``Allow`` header value for a set of route methods."""
-    out = {m for m in methods if m != "WEBSOCKET"}
+    """The ``Allow`` header value: the methods in registration order, then HEAD and OPTIONS.
+
+    As Microdot writes it: HEAD follows when GET is there, OPTIONS always ends it.
+    """
+    out = dict.fromkeys(m for m in methods if m != "WEBSOCKET")
     if "GET" in out:
-        out.add("HEAD")
-    out.add("OPTIONS")
-    return ", ".join(sorted(out))
+        out.setdefault("HEAD")
+    out.setdefault("OPTIONS")
+    return ", ".join(out)

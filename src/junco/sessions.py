@@ -734,9 +734,13 @@ def _keys(secret_key: Any) -> list[bytes]:
         raise ConfigurationError("session secret keys must be str or bytes")
     keys = [k.encode() if isinstance(k, str) else k for k in items]
     if any(len(k) < _MIN_KEY_BYTES for k in keys):
+        short = next(k for k in keys if len(k) < _MIN_KEY_BYTES)
         raise ConfigurationError(
-            f"session secret keys need at least {_MIN_KEY_BYTES} bytes; "
-            "generate one with secrets.token_urlsafe(32)"
+            f"session secret keys need at least {_MIN_KEY_BYTES} bytes, and this one has "
+            f"{len(short)}: a short key can be guessed and then every session forged. "
+            "Generate one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'` "
+            "and pass it in, e.g. Session(app, secret_key=os.environ['SECRET_KEY']) "
+            "(Microdot's examples use 'top-secret!', which junco refuses)"
         )
     return keys
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .app import Junco
 
 INSTALL_HINT = 'templates need Jinja2: pip install "junco[templates]"'
-HTML = "text/html; charset=utf-8"
+HTML = "text/html; charset=UTF-8"
 AUTOESCAPE_EXTENSIONS = ("html", "htm", "xml", "xhtml", "svg", "html.j2", "html.jinja")
 _BATCH = 16 * 1024  # characters rendered per worker-thread hop by generate_async
 TemplateDir = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
@@ -221,7 +221,7 @@ class Templates:
         headers: HeaderInput | Headers = None,
         **kwargs: Any,
     ) -> Response:
-        """Render ``name`` into an HTML response (``text/html; charset=utf-8``)."""
+        """Render ``name`` into an HTML response (``text/html; charset=UTF-8``)."""
         return self.get_template(name).response(
             *args, status_code=status_code, headers=headers, **kwargs
         )
@@ -321,7 +321,7 @@ class Template:
         headers: HeaderInput | Headers = None,
         **kwargs: Any,
     ) -> Response:
-        """Render into a ``text/html; charset=utf-8`` response."""
+        """Render into a ``text/html; charset=UTF-8`` response."""
         return _html(self.render(*args, **kwargs), status_code, headers)
 
     async def response_async(

@@ -340,8 +340,8 @@ def test_headers_on_allowed_and_refused_responses() -> None:
     assert third.headers["RateLimit-Reset"] == retry
     assert third.headers["RateLimit-Limit"] == "2"
     assert third.headers["RateLimit-Remaining"] == "0"
-    assert third.headers["Content-Type"] == "text/plain; charset=utf-8"
-    assert third.text == "Too Many Requests"
+    assert third.headers["Content-Type"] == "text/plain; charset=UTF-8"
+    assert third.text == "Too many requests"
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..exceptions import HTTPException
+from ..exceptions import ConfigurationError, HTTPException
 from ..paths import normalize_path
 from ..stores.ratelimit_memory import (
     Check,
@@ -98,13 +98,15 @@ def parse_rates(text: str) -> tuple[Rate, ...]:
         m = _RATE.fullmatch(part.strip())
         unit = _UNITS.get(m.group(3).lower()) if m else None
         if m is None or unit is None:
-            raise ValueError(f"not a rate: {part.strip()!r} (try '5/minute' or '100 per hour')")
+            raise ConfigurationError(
+                f"not a rate: {part.strip()!r} (try '5/minute' or '100 per hour')"
+            )
         limit, times = int(m.group(1)), int(m.group(2) or 1)
         if limit < 1 or times < 1:
-            raise ValueError(f"a rate needs a count and a period of at least 1: {part!r}")
+            raise ConfigurationError(f"a rate needs a count and a period of at least 1: {part!r}")
         rates.append(Rate(limit, times * unit * 1000))
     if not rates:
-        raise ValueError(f"no rate in {text!r}")
+        raise ConfigurationError(f"no rate in {text!r}")
     return tuple(rates)
 
 
@@ -224,7 +226,7 @@ class RateLimit:
         self._suppressed = 0
         if app is not None:
             if not hasattr(app, "add_middleware"):
-                raise TypeError("the first argument is the app; pass settings by keyword")
+                raise ConfigurationError("the first argument is the app; pass settings by keyword")
             self.init_app(app)
 
     def init_app(self, app: Any) -> None:
@@ -264,7 +266,9 @@ class RateLimit:
             try:
                 setattr(f, _MARK, (*getattr(f, _MARK, ()), spec))
             except AttributeError:
-                raise TypeError(f"cannot mark {f!r}; decorate the function itself") from None
+                raise ConfigurationError(
+                    f"cannot mark {f!r}; decorate the function itself"
+                ) from None
             self._routes.clear()
             return f
 
@@ -286,7 +290,7 @@ class RateLimit:
             ValueError: ``rate`` is not a rate, or ``path`` does not start with ``/``.
         """
         if not path.startswith("/"):
-            raise ValueError(f"a rule's path must start with '/': {path!r}")
+            raise ConfigurationError(f"a rule's path must start with '/': {path!r}")
         ms = _methods(methods)
         rates = parse_rates(rate)
         if path.endswith("/*"):
