@@ -784,3 +784,19 @@ def test_each_header_of_the_full_stack_is_sent_once() -> None:
     assert f"'nonce-{nonce}'" in r.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
     assert r.headers["Access-Control-Allow-Origin"] == origin
+
+
+def test_the_shared_already_handled_response_keeps_no_encoded_pairs() -> None:
+    from junco.middleware import RequestID, SecurityHeaders
+
+    app = Junco()
+    SecurityHeaders(app)
+    RequestID(app)
+
+    @app.get("/")
+    async def index(request: Request) -> Response:
+        return Response.already_handled
+
+    for _ in range(3):
+        call(app, "GET")
+    assert Response.already_handled._extra is None
