@@ -233,28 +233,6 @@ async def main_async(args: argparse.Namespace) -> str:
 
 def render(args: argparse.Namespace, samples: report.Samples, steal: str) -> str:
     names = list(samples)
-    med = {(n, k): statistics.median(samples[n][k].values()) for n in names for k in REQUESTS}
-    rows = ["| stack | " + " | ".join(REQUESTS.values()) + " |", "|---|" + "---:|" * 3]
-    for n in names:
-        rows.append(f"| {n} | " + " | ".join(f"{med[n, k]:,.0f}" for k in REQUESTS) + " |")
-    peers = [n for n in names if n != "junco"]
-    ratios = ""
-    if "junco" in names and peers:
-        cells = []
-        for k in REQUESTS:
-            best = max(peers, key=lambda n: med[n, k])
-            r = report.paired_ratio(samples["junco"][k], samples[best][k])
-            cells.append(f"{r:.2f}x {best}")
-        ratios = "\n".join(
-            [
-                "",
-                "**junco / the fastest peer** (median of the per-round ratios):",
-                "",
-                "| | " + " | ".join(REQUESTS.values()) + " |",
-                "|---|" + "---:|" * 3,
-                "| junco | " + " | ".join(cells) + " |",
-            ]
-        )
     spreads = [report.spread(v.values()) for s in samples.values() for v in s.values()]
     return "\n".join(
         [
@@ -269,10 +247,10 @@ def render(args: argparse.Namespace, samples: report.Samples, steal: str) -> str
                 },
             ),
             "",
-            "**req/s per CPU second** (median over rounds; higher is better)",
+            "**req/s per CPU second** (median over rounds; higher is better; the last row is"
+            " the median of junco's per-round ratios to the fastest peer)",
             "",
-            *rows,
-            ratios,
+            table(samples),
         ]
     )
 

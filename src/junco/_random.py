@@ -81,23 +81,21 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget)
 
 
-def random_uuid_hex() -> str:
-    """A random version 4 UUID as 32 hex digits (what ``uuid.uuid4().hex`` gives)."""
-    pages = _uuids
+def _take(pages: _Pages) -> str:
     i = next(pages.counter)
     page, first = pages.state
-    at = (i - first) * 32
-    if 0 <= at <= len(page) - 32:
-        return page[at : at + 32]  # type: ignore[return-value]
+    size = pages.size
+    at = (i - first) * size
+    if 0 <= at <= len(page) - size:
+        return page[at : at + size]  # type: ignore[return-value]
     return pages.refill(i)  # type: ignore[return-value]
+
+
+def random_uuid_hex() -> str:
+    """A random version 4 UUID as 32 hex digits (what ``uuid.uuid4().hex`` gives)."""
+    return _take(_uuids)
 
 
 def random_token() -> str:
     """128 random bits as 22 base64url characters (what ``secrets.token_urlsafe(16)`` gives)."""
-    pages = _tokens
-    i = next(pages.counter)
-    page, first = pages.state
-    at = (i - first) * 22
-    if 0 <= at <= len(page) - 22:
-        return page[at : at + 22]  # type: ignore[return-value]
-    return pages.refill(i)  # type: ignore[return-value]
+    return _take(_tokens)

@@ -367,16 +367,28 @@ class _TokenHooks:
         self.csrf = csrf
 
     async def before_request(self, request: Request) -> None:
+        if self._needs_token(request):
+            assert self.csrf._session is not None
+            self._enforce(request, await self.csrf._session.load(request))
+
+    def _needs_token(self, request: Request) -> bool:
+        """Whether the token must be checked: a protected request that passed the origin check.
+
+        Raises:
+            HTTPException: 403, the origin check refused the request.
+        """
         csrf = self.csrf
         if not csrf.is_protected(request):
-            return
+            return False
         reason = csrf.check_origin(request)
-        if reason is None:
-            assert csrf._session is not None
-            session = await csrf._session.load(request)
-            reason = csrf.check_token(request, session)
         if reason is not None:
             raise csrf.refuse(request, reason)
+        return True
+
+    def _enforce(self, request: Request, session: SessionData) -> None:
+        reason = self.csrf.check_token(request, session)
+        if reason is not None:
+            raise self.csrf.refuse(request, reason)
 
     def after_request(self, request: Request, response: Response) -> None:
         session = request.__dict__.get("session")
@@ -392,15 +404,9 @@ class _CookieTokenHooks(_TokenHooks):
     __slots__ = ()
 
     def before_request(self, request: Request) -> None:  # type: ignore[override]
-        csrf = self.csrf
-        if not csrf.is_protected(request):
-            return
-        reason = csrf.check_origin(request)
-        if reason is None:
-            assert csrf._session is not None
-            reason = csrf.check_token(request, csrf._session._attach(request))
-        if reason is not None:
-            raise csrf.refuse(request, reason)
+        if self._needs_token(request):
+            assert self.csrf._session is not None
+            self._enforce(request, self.csrf._session._attach(request))
 
 
 # -- module-level helpers -------------------------------------------------------------
