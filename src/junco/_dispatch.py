@@ -17,13 +17,13 @@ Invariants:
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import TYPE_CHECKING, Any
 
 from . import _hooks
 from ._parsing import json_dumps
 from .coerce import make_response
-from .exceptions import ClientDisconnect, HTTPException, error_text
+from .errors import render_error
+from .exceptions import ClientDisconnect, HTTPException
 from .request import Request, _current
 from .response import _CT_JSON, _LENGTHS, Response
 from .routing import Match, allowed_methods
@@ -285,19 +285,7 @@ async def _handle_error(
                     response.headers.setdefault(name, value)
             return response
         except Exception as inner:
-            exc, status = inner, 500
-            if isinstance(inner, HTTPException):
-                status = inner.status_code
-    if isinstance(exc, HTTPException):
-        return _plain_error(exc.reason, exc.status_code, exc.headers)
-    logger.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
-    if app.debug:
-        return _plain_error("".join(traceback.format_exception(exc)), 500, None)
-    return _plain_error(error_text(500), 500, None)
-
-
-def _plain_error(text: str, status: int, headers: dict[str, str] | None) -> Response:
-    # Always text/plain, whatever the app's default type: the text may echo input.
-    response = Response(text, status, headers)
-    response.headers.setdefault("Content-Type", "text/plain; charset=UTF-8")
-    return response
+            exc = inner
+    if not isinstance(exc, HTTPException):
+        logger.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
+    return render_error(request, exc, app.debug)

@@ -99,6 +99,11 @@ class Junco:
         self._asgi: ASGIApp = self._app
         self._plain = True  # no ASGI middleware and no mounts: skip _app
         self.server: Any = None
+        #: ``f(request, error) -> str``: the HTML of the error pages junco renders
+        #: for browsers (see :mod:`junco.errors`); ``None`` for the built-in page.
+        self.error_page: Callable[..., str] | None = None
+        #: Route names given with ``name=`` (by ``id`` of the route); see :meth:`url_for`.
+        self.route_names: dict[int, str] = {}
 
     # -- configuration ----------------------------------------------------------------
 
@@ -158,19 +163,25 @@ class Junco:
     # -- routes ------------------------------------------------------------------------
 
     def route(
-        self, url_pattern: str, methods: list[str] | None = None, *, response_model: Any = None
+        self,
+        url_pattern: str,
+        methods: list[str] | None = None,
+        name: str | None = None,
+        *,
+        response_model: Any = None,
     ) -> Callable[[F], F]:
         """Register the decorated function for ``url_pattern`` and ``methods``.
 
         Args:
             url_pattern: e.g. ``/users/<int:id>``.
             methods: HTTP methods; ``['GET']`` when omitted.
+            name: The route's name for :meth:`url_for`; the function's name by default.
             response_model: Validate and serialise return values as this type
                 (see :mod:`junco.typed`); the return annotation otherwise.
         """
 
         def decorator(f: F) -> F:
-            self.add_route(url_pattern, f, methods, response_model=response_model)
+            self.add_route(url_pattern, f, methods, name, response_model=response_model)
             return f
 
         return decorator
@@ -180,6 +191,7 @@ class Junco:
         url_pattern: str,
         handler: Callable[..., Any],
         methods: list[str] | None = None,
+        name: str | None = None,
         *,
         response_model: Any = None,
     ) -> Route:
@@ -198,28 +210,54 @@ class Junco:
             handler = bind(self, handler, [a for a, _ in pattern.args], response_model)
         route = Route(self, pattern, ms, handler, _hooks.is_async_callable(handler), websocket)
         self.router.add(route)
+        if name is not None:
+            self.route_names[id(route)] = name
         self._changed()
         return route
 
-    def get(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
+    def get(
+        self, url_pattern: str, name: str | None = None, *, response_model: Any = None
+    ) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['GET'])``."""
-        return self.route(url_pattern, ["GET"], response_model=response_model)
+        return self.route(url_pattern, ["GET"], name, response_model=response_model)
 
-    def post(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
+    def post(
+        self, url_pattern: str, name: str | None = None, *, response_model: Any = None
+    ) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['POST'])``."""
-        return self.route(url_pattern, ["POST"], response_model=response_model)
+        return self.route(url_pattern, ["POST"], name, response_model=response_model)
 
-    def put(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
+    def put(
+        self, url_pattern: str, name: str | None = None, *, response_model: Any = None
+    ) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['PUT'])``."""
-        return self.route(url_pattern, ["PUT"], response_model=response_model)
+        return self.route(url_pattern, ["PUT"], name, response_model=response_model)
 
-    def patch(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
+    def patch(
+        self, url_pattern: str, name: str | None = None, *, response_model: Any = None
+    ) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['PATCH'])``."""
-        return self.route(url_pattern, ["PATCH"], response_model=response_model)
+        return self.route(url_pattern, ["PATCH"], name, response_model=response_model)
 
-    def delete(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
+    def delete(
+        self, url_pattern: str, name: str | None = None, *, response_model: Any = None
+    ) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['DELETE'])``."""
-        return self.route(url_pattern, ["DELETE"], response_model=response_model)
+        return self.route(url_pattern, ["DELETE"], name, response_model=response_model)
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """The path of the route called ``name`` (its handler's name unless ``name=``).
+
+        Mounted apps' routes are found too, with their prefix; inside a request
+        the ASGI ``root_path`` is prepended. Arguments not in the pattern
+        become the query string. See :mod:`junco.urls`.
+
+        Raises:
+            junco.urls.BuildError: no such route, or the arguments do not fit.
+        """
+        from .urls import url_for
+
+        return url_for(self, name, **params)
 
     def query(self, url_pattern: str) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['QUERY'])`` (a safe request with a body)."""
@@ -435,30 +473,41 @@ class Junco:
 
     # -- checking ----------------------------------------------------------------------
 
-    def check(self) -> list[Any]:
+    def check(self, workers: int | None = None) -> list[Any]:
         """What this app is missing for production: a list of ``junco.checks.Finding``.
 
         Errors first. ``junco check module:app`` prints them and exits non-zero
-        when there are any.
+        when there are any. ``workers``: the number of processes it will run
+        in (default ``WEB_CONCURRENCY``, else 1); state kept in memory is an
+        error with more than one.
         """
         from .checks import check_app
 
-        return check_app(self)
+        return check_app(self, workers)
 
     # -- running -----------------------------------------------------------------------
 
     def run(
         self,
         host: str = "127.0.0.1",
-        port: int = 5000,
+        port: int | None = None,
         debug: bool = False,
         ssl: Any = None,
         workers: int = 1,
         reload: bool = False,
         **options: Any,
     ) -> None:
-        """Serve the app with uvicorn (blocking). See :mod:`junco.server`."""
+        """Serve the app with uvicorn (blocking). See :mod:`junco.server`.
+
+        ``port`` defaults to the ``PORT`` environment variable, else 5000.
+        Called while ``junco run``/``routes``/``check`` import the module, it
+        does nothing but say so: put it under ``if __name__ == "__main__":``.
+        """
+        from ._startup import default_port
         from .server import run
+
+        if port is None:
+            port = default_port()
 
         run(
             self,

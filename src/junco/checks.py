@@ -8,6 +8,7 @@ extensions, found by type, so subclasses count) and reports a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,7 +18,7 @@ from .cors import CORS
 from .csrf import CSRF
 from .login import Login
 from .middleware import AllowedHosts, HTMLInject, RateLimit, SecurityHeaders
-from .sessions import Session
+from .sessions import MIN_SECRET_BYTES, Session
 from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 Severity = Literal["error", "warning"]
 UNSAFE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
-MIN_SECRET_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +201,46 @@ def _mounts(app: Junco, outer: str) -> Iterator[tuple[str, Any]]:
             yield from _mounts(mount.app, outer + mount.prefix)
 
 
-def check_app(app: Junco) -> list[Finding]:
-    """Every finding for ``app``, errors first, then by code."""
+def memory_state(app: Any) -> list[str]:
+    """What of ``app``'s state lives in one process's memory: sessions, rate limits, ..."""
+    found = set()
+    for part in _components(app):
+        name = type(part).__name__
+        if name == "Session" and type(getattr(part, "store", None)).__name__ == "MemoryStore":
+            found.add("sessions")
+        elif name == "RateLimit" and "Memory" in type(getattr(part, "store", None)).__name__:
+            found.add("rate limits")
+        elif name == "Broadcast" and "Memory" in type(getattr(part, "backend", None)).__name__:
+            found.add("Broadcast messages")
+    return sorted(found)
+
+
+def workers_from_environment() -> int:
+    """``WEB_CONCURRENCY`` (read by uvicorn and gunicorn) as a number of workers, else 1."""
+    value = os.environ.get("WEB_CONCURRENCY", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+def _workers(app: Junco, workers: int) -> Iterator[Finding]:
+    memory = memory_state(app)
+    if workers > 1 and memory:
+        yield Finding(
+            "J014",
+            "error",
+            f"{', '.join(memory)} kept in one process's memory, but {workers} workers "
+            "each have their own",
+            "use Redis stores (JUNCO_REDIS_URL / store='redis://...') or one worker",
+        )
+
+
+def check_app(app: Junco, workers: int | None = None) -> list[Finding]:
+    """Every finding for ``app``, errors first, then by code.
+
+    Args:
+        app: The app.
+        workers: The number of worker processes it will run in; by default
+            ``WEB_CONCURRENCY``, else 1.
+    """
     parts = _components(app)
     findings = [
         *_core(app, parts),
@@ -210,6 +248,7 @@ def check_app(app: Junco) -> list[Finding]:
         *_sessions(parts),
         *_cors(parts),
         *_login(parts),
+        *_workers(app, workers or workers_from_environment()),
         *_foreign(app, parts),
     ]
     for part in parts:

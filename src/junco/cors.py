@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, HTTPException
 from .origins import normalize_origin, request_origin
 from .response import Response
 
@@ -41,7 +41,6 @@ PREFLIGHT_REFUSAL = "CORS preflight refused"
 PREFLIGHT_VARY = ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ANSWERED = "_junco_cors_preflight"  # request.__dict__ key: the preflight was ours
-_TEXT = {"Content-Type": "text/plain; charset=UTF-8"}
 
 
 #: The request's ``Origin`` (see :func:`junco.origins.request_origin`): a repeated
@@ -208,12 +207,13 @@ class CORS:
             return None  # a plain OPTIONS request: routing answers it
         request.__dict__[_ANSWERED] = True
         cors = self.preflight_headers(request)
-        if cors is None:
-            response = Response(PREFLIGHT_REFUSAL, 403, _TEXT)
-        elif not cors:
-            response = Response("Not found", 404, _TEXT)
-        else:
-            response = Response(status_code=204, headers=cors)
+        if not cors:
+            # Rendered like any error (the app's handler, else junco's renderer).
+            vary = {"Vary": ", ".join(PREFLIGHT_VARY)}
+            if cors is None:
+                raise HTTPException(403, PREFLIGHT_REFUSAL, vary, code="cors_preflight_refused")
+            raise HTTPException(404, headers=vary)
+        response = Response(status_code=204, headers=cors)
         response.headers.add_vary(*PREFLIGHT_VARY)
         return response
 

@@ -78,6 +78,28 @@ REFUSAL = "Forbidden: cross-site request refused"
 SESSION_KEY = "_csrf"
 MAX_TOKEN_LENGTH = 200
 _SECRET_BYTES = 32
+_RELOAD = "; reload the page and submit it again"
+_CROSS_SITE = ("csrf_cross_site", REFUSAL)
+#: ``check_token`` reasons → (code, the message the client sees).
+_TOKEN_REFUSALS = {
+    "token missing": (
+        "csrf_token_missing",
+        "Forbidden: the form's security token is missing" + _RELOAD,
+    ),
+    "token malformed": (
+        "csrf_token_invalid",
+        "Forbidden: the form's security token is damaged" + _RELOAD,
+    ),
+    "no token issued for this session": (
+        "csrf_session_expired",
+        "Forbidden: your session expired since this page was loaded" + _RELOAD,
+    ),
+    "token does not match the session": (
+        "csrf_token_mismatch",
+        "Forbidden: the form's security token belongs to another session "
+        "(did you log in or out in another tab?)" + _RELOAD,
+    ),
+}
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{86}")  # 64 bytes in unpadded base64url
 _SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes in unpadded base64url
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -274,9 +296,16 @@ class CSRF:
         )
 
     def refuse(self, request: Request, reason: str) -> HTTPException:
-        """Log the refusal of ``request``; return the 403 to raise."""
+        """Log the refusal of ``request``; return the 403 to raise.
+
+        The 403 says what the person can do: a cross-site request gets
+        :data:`REFUSAL` (code ``csrf_cross_site``); a token problem says which
+        (``csrf_token_missing``, ``csrf_token_invalid``, ``csrf_session_expired``,
+        ``csrf_token_mismatch``) and to reload the page.
+        """
         logger.warning("CSRF: refused %s %r: %s", request.method, request.path, reason)
-        return HTTPException(403, REFUSAL)
+        code, message = _TOKEN_REFUSALS.get(reason.partition(" (")[0], _CROSS_SITE)
+        return HTTPException(403, message, code=code)
 
     # -- tokens ------------------------------------------------------------------------
 

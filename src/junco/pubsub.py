@@ -28,7 +28,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ._parsing import json_dumps, json_loads
 from .exceptions import ConfigurationError, HTTPException
@@ -412,8 +412,8 @@ class Broadcast:
 
 
 def _error_page(status: int) -> Any:
-    def page(request: Request, exc: Exception) -> tuple[str, int, dict[str, str]]:
-        return str(exc), status, {"Content-Type": "text/plain; charset=UTF-8"}
+    def page(request: Request, exc: Exception) -> NoReturn:
+        raise HTTPException(status, str(exc))  # rendered by junco's error renderer
 
     return page
 

@@ -416,7 +416,12 @@ class RateLimit:
         else:
             self._suppressed += 1
         if not self.fail_open:
-            raise HTTPException(503, "rate-limit store unavailable", {"Retry-After": "1"})
+            raise HTTPException(
+                503,
+                "rate-limit store unavailable",
+                {"Retry-After": "1"},
+                code="rate_limit_store_unavailable",
+            )
 
 
 def _counter_store(spec: RateLimitStore | str) -> RateLimitStore:
