@@ -62,6 +62,8 @@ def scan_headers(app: Junco, scope: Scope, request: Request | None = None) -> in
         if name in _BODY_OR_HOST:
             if name == b"host":
                 hosts += 1
+                if request is not None:
+                    request._raw_host = value
             elif name == b"transfer-encoding":
                 chunked = True
             elif name == b"content-type":
@@ -138,7 +140,19 @@ async def handle_http(
         request.route = route
         if route is not None and declared is not None:
             await request._load_body(None if declared == _CHUNKED else declared)
-        response = await run_before(plan, request) if plan.before else None
+        response = None
+        if plan.sync_before is not None:
+            for fn in plan.sync_before:  # the hook policy (junco.calling), inlined
+                rv = fn(request)
+                if rv is not None:
+                    if hasattr(rv, "__await__"):
+                        rv = await rv
+                        if rv is None:
+                            continue
+                    response = make_response(rv)
+                    break
+        elif plan.before:
+            response = await run_before(plan, request)
         if response is None:
             if route is None:
                 response = _no_route(request, match)
@@ -158,16 +172,37 @@ async def handle_http(
                     body, ctype = json_dumps(rv), _CT_JSON
                 else:
                     response = make_response(rv)
-        if response is not None and (plan.after or request._after):
-            response = await run_after(plan, request, response)
+        if response is not None:
+            if plan.sync_after is not None and request._after is None:
+                for fn in plan.sync_after:  # the hook policy (junco.calling), inlined
+                    rv = fn(request, response)
+                    if rv is not None:
+                        if hasattr(rv, "__await__"):
+                            rv = await rv
+                            if rv is None:
+                                continue
+                        response = make_response(rv)
+            elif plan.after or request._after:
+                response = await run_after(plan, request, response)
     except ClientDisconnect:
         request.finished = True
         return
     except Exception as exc:
         response = await error_response(app, plan, request, exc)
     try:
-        if body is not None:  # no Response object was needed
-            start, rest = buffered(request.method, 200, None, body, ctype)
+        extra = None
+        if (
+            body is None
+            and type(response) is Response
+            and response._headers is None
+            and response.body_iter is None
+            and response.status_code == 200
+        ):
+            # A plain 200 whose headers are at most the middleware's encoded
+            # pairs: sent right here (Response.send would cost another await).
+            body, ctype, extra = response.body, response._ctype or app.default_ct, response._extra
+        if body is not None:  # no Response object needed sending
+            start, rest = buffered(request.method, 200, None, body, ctype, extra)
             await send(start)
             await send(rest)
         elif response is not None:

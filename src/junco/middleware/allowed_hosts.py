@@ -90,7 +90,9 @@ class AllowedHosts:
     def before_request(self, request: Request) -> None:
         """Raise ``HTTPException(400)`` unless the request's host is allowed."""
         apply_proxy_headers(request)
-        raw = single_header(request.asgi_scope, b"host")
+        raw = request._raw_host  # seen by the dispatcher's header scan
+        if raw is None:
+            raw = single_header(request.asgi_scope, b"host")
         if raw is None or (raw not in self._ok and not self.allows(raw)):
             raise HTTPException(400, REFUSAL)
 
