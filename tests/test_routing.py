@@ -802,6 +802,7 @@ def test_http_method_named_websocket_never_reaches_a_websocket_route() -> None:
     async def ws(request: Request, socket: object) -> None:
         raise AssertionError("must not run")
 
+    # The core knows no WebSocket: the route's own wrapper refuses a non-handshake.
     response = TestClient(app).sync.request("WEBSOCKET", "/ws")
     assert response.status_code == 400
-    assert response.text == "not a WebSocket handshake"
+    assert response.text == "this endpoint expects a WebSocket handshake"

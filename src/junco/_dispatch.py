@@ -135,8 +135,6 @@ async def handle_http(
         if route is None:
             match, plan = _match(app, request, plan)
             route = match.route
-        if route is not None and route.websocket:  # an HTTP request with method "WEBSOCKET"
-            raise HTTPException(400, "not a WebSocket handshake")
         request.route = route
         if route is not None and declared is not None:
             await request._load_body(None if declared == _CHUNKED else declared)
