@@ -14,6 +14,7 @@ it logs when it does). The measured times are printed (``pytest -s``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import ssl
@@ -28,8 +29,10 @@ import pytest
 
 from junco import Junco, Request, _draining
 from junco.sse import SSE, with_sse
+from junco.websocket import WebSocket, with_websocket
 from tests.e2e.test_bounds_e2e import read_until_closed
-from tests.e2e.test_runner_e2e import MARK_ENV, WAIT, Served, junco_run
+from tests.e2e.test_runner_e2e import MARK_ENV, WAIT, Served, _first_answer, junco_run
+from tests.servers import free_port
 from tests.test_server import make_cert
 
 pytestmark = pytest.mark.e2e
@@ -76,10 +79,19 @@ async def events(request: Request, sse: SSE) -> None:
     await asyncio.Event().wait()  # until the client leaves or the server stops
 
 
+@app.route("/ws")
+@with_websocket
+async def ws_hello(request: Request, ws: WebSocket) -> None:
+    await ws.send("hello")
+    await asyncio.Event().wait()  # until the client leaves or the server stops
+
+
 @app.on_shutdown
 def leave_mark() -> None:
-    with open(os.environ[MARK_ENV], "a") as f:
-        f.write(f"{os.getpid()}\n")
+    mark = os.environ.get(MARK_ENV)  # set for `junco run` processes only
+    if mark:
+        with open(mark, "a") as f:
+            f.write(f"{os.getpid()}\n")
 
 
 @contextmanager
@@ -149,7 +161,26 @@ def test_shutdown_answers_and_closes_idle_keep_alive_connections(tmp_path: Path,
     assert GAVE_UP not in output, output
 
 
-def test_a_request_in_flight_at_shutdown_gets_its_whole_response(tmp_path: Path) -> None:
+UPGRADE = (
+    b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+GOING_AWAY = b"\x88\x16\x03\xe9server shutting down"  # close frame: 1001 and junco's reason
+
+
+def open_stream(served: Served, context: ssl.SSLContext | None, request: bytes) -> socket.socket:
+    """A connection that has sent ``request`` and received the stream's first message."""
+    sock = connect(served, context)
+    sock.sendall(request)
+    data = b""
+    while b"hello" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, data
+        data += chunk
+    return sock
+
+
+def test_in_flight_work_finishes_and_streams_end_at_shutdown_over_tls(tmp_path: Path) -> None:
     with serving(tmp_path, tls=True) as (served, context):
         answers: list[tuple[bytes, bytes]] = []
 
@@ -160,28 +191,56 @@ def test_a_request_in_flight_at_shutdown_gets_its_whole_response(tmp_path: Path)
 
         worker = threading.Thread(target=in_flight)
         worker.start()
-        with closing(connect(served, context)) as stream:
-            stream.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            opened = b""
-            while b"data: hello" not in opened:
-                chunk = stream.recv(4096)
-                assert chunk, opened
-                opened += chunk
-            with httpx.Client(verify=context or True, timeout=WAIT) as client:
-                deadline = time.monotonic() + WAIT
-                while client.get(served.base + "/waiting").json()["waiting"] < 1:
-                    assert time.monotonic() < deadline, "the /slow request never arrived"
-                    time.sleep(0.05)
-                r = client.get(served.base + "/shutdown")
-                started = time.monotonic()
-                assert r.status_code == 200
-                worker.join(WAIT)
-                output = stopped(served, started, "tls, a request in flight and an SSE stream")
-            tail = read_until_closed(stream)
+        events = b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        # Neither stream client reads again until the server has exited.
+        with (
+            closing(open_stream(served, context, events)) as sse,
+            closing(open_stream(served, context, UPGRADE)) as ws,
+            httpx.Client(verify=context or True, timeout=WAIT) as client,
+        ):
+            deadline = time.monotonic() + WAIT
+            while client.get(served.base + "/waiting").json()["waiting"] < 1:
+                assert time.monotonic() < deadline, "the /slow request never arrived"
+                time.sleep(0.05)
+            r = client.get(served.base + "/shutdown")
+            started = time.monotonic()
+            assert r.status_code == 200
+            worker.join(WAIT)
+            output = stopped(served, started, "tls, a request in flight, SSE and WebSocket")
+            sse_tail, ws_tail = read_until_closed(sse), read_until_closed(ws)
     assert not worker.is_alive()
     head, body = answers[0]
     assert head.startswith(b"HTTP/1.1 200"), head
     assert b"connection: close" in head.lower(), head  # it was in flight when the stop began
     assert body == BIG
-    assert tail.endswith(b"0\r\n\r\n"), tail  # the SSE body ended properly
+    assert sse_tail.endswith(b"0\r\n\r\n"), sse_tail  # the SSE body ended properly
+    assert ws_tail.endswith(GOING_AWAY), ws_tail
     assert GAVE_UP not in output, output
+
+
+def test_start_server_over_tls_on_asyncio_stops_without_waiting_for_a_keep_alive_client(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # In-process, so the event loop (and its TLS layer) is asyncio's, not uvloop's.
+    cert, key = make_cert(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def main() -> str:
+        base = f"https://127.0.0.1:{free_port()}"
+        # log_config=None: uvicorn's log reaches caplog.
+        serving = app.start_server(port=int(base.rsplit(":", 1)[1]), ssl=context, log_config=None)
+        task = asyncio.create_task(serving)
+        verify = ssl.create_default_context(cafile=str(cert))
+        async with httpx.AsyncClient(verify=verify, timeout=WAIT) as client:
+            assert (await _first_answer(client, base + "/", task)).text == "hi"
+            r = await client.get(base + "/shutdown")  # on the same, pooled connection
+            started = time.monotonic()
+            await asyncio.wait_for(task, WAIT)
+            print(f"asyncio: stopped {time.monotonic() - started:.2f} s after the response")
+        return r.text
+
+    with caplog.at_level(logging.INFO, logger="uvicorn.error"):
+        assert asyncio.run(main()) == "The server is shutting down..."
+    assert "Shutting down" in caplog.text  # the log is captured, so the next line can fail
+    assert GAVE_UP not in caplog.text, caplog.text
