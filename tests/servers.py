@@ -27,7 +27,7 @@ def serve(app: Any, **config: Any) -> Iterator[str]:
 
     Extra keyword arguments go to ``uvicorn.Config`` (``http="h11"``, ...).
     """
-    port = free_port()
+    port = config.pop("port", None) or free_port()
     options: dict[str, Any] = {"log_level": "warning", "lifespan": "on"}
     options.update(config)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))

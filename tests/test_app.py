@@ -436,8 +436,32 @@ def test_head_of_generator_sends_no_body_and_closes_it() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [object(), 1.5, (), ("a", 200, {}, "extra"), ("a", "b"), (200, "x"), ("a", "200", {})],
-    ids=["object", "float", "empty-tuple", "4-tuple", "str-str", "status-str", "str-status"],
+    [
+        object(),
+        1.5,
+        (),
+        ("a", 200, {}, "extra"),
+        ("a", "b"),
+        (200, "x"),
+        ("a", "200", {}),
+        range(3),
+        {b"a"},
+        frozenset({"a"}),
+        {"a": 1}.keys(),
+    ],
+    ids=[
+        "object",
+        "float",
+        "empty-tuple",
+        "4-tuple",
+        "str-str",
+        "status-str",
+        "str-status",
+        "range",
+        "set",
+        "frozenset",
+        "dict-keys",
+    ],
 )
 def test_bad_return_value_is_500(value: Any, caplog: pytest.LogCaptureFixture) -> None:
     r = fetch(returning(value), "/")

@@ -362,7 +362,7 @@ def test_a_mixin_cannot_hide_a_junco_attribute_either() -> None:
 def test_a_deliberate_override_is_allowed() -> None:
     class Checked(Controller):
         @not_route
-        def check(self) -> list[Any]:
+        def check(self, workers: int | None = None) -> list[Any]:
             return ["custom"]
 
         async def index(self, request: Request) -> str:

@@ -198,7 +198,7 @@ def test_routing_precedence_and_trailing_slash() -> None:
         assert (moved.status_code, moved.headers["Location"]) == (308, "/guide/")
         moved = client.get("/about/?x=1&y=2")
         assert (moved.status_code, moved.headers["Location"]) == (308, "/about?x=1&y=2")
-        assert client.get("//about/").status_code == 404  # never a //host redirect
+        assert client.get("//about/").status_code == 400  # not canonical: never a //host redirect
         assert client.get("/nowhere/").status_code == 404
 
 
@@ -235,7 +235,8 @@ def test_request_json_and_form() -> None:
         created = client.post("/customers", json={"name": "ana"})
         assert (created.status_code, created.json) == (201, {"created": "ana"})
         bad = client.post("/customers", headers=json_type, body=b"{oops")
-        assert (bad.status_code, bad.text) == (400, "invalid JSON")
+        # A JSON request gets its error as JSON (see docs/errors.md).
+        assert (bad.status_code, bad.json["error"]["code"]) == (400, "invalid_json")
         assert client.post("/customers", json=["ana"]).status_code == 422
         assert client.post("/customers", body=b'{"name": "ana"}').status_code == 422  # no type
         deep = b"[" * 65 + b"]" * 65
@@ -491,6 +492,29 @@ def test_error_handlers() -> None:
         wrong_method = client.get("/orders/1")
         assert (wrong_method.status_code, wrong_method.headers["Allow"]) == (405, "POST, OPTIONS")
         assert wrong_method.headers["X-Error"] == "405"
+
+
+@covers("errors_3")
+def test_errors_are_negotiated_and_restyled() -> None:
+    with example("errors_3") as client:
+        assert client.get("/orders/7").text == "open"
+        api = client.get("/orders/101", headers={"Accept": "application/json"})
+        assert (api.status_code, api.json) == (
+            409,
+            {
+                "error": {
+                    "status": 409,
+                    "code": "order_closed",
+                    "message": "that order is closed",
+                    "order": 101,
+                }
+            },
+        )
+        page = client.get("/orders/101", headers={"Accept": "text/html"})
+        assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert page.text.startswith("<h1>409: that order is closed</h1>")
+        plain = client.get("/orders/101")
+        assert (plain.status_code, plain.text) == (409, "that order is closed")
 
 
 @covers("errors_2")
@@ -859,14 +883,17 @@ def site_with_catch_all_routes() -> Junco:
 @pytest.mark.parametrize("path", ["//evil.example/", "/\\evil.example/"])
 def test_trailing_slash_redirect_never_leaves_the_site(path: str) -> None:
     with client_for(site_with_catch_all_routes()) as client:
-        assert client.get(path).status_code == 404
+        response = client.get(path)
+    assert response.status_code == 400  # not canonical: refused before routing
+    assert "Location" not in response.headers
 
 
 def test_no_trailing_slash_redirect_after_a_tab() -> None:
     with client_for(site_with_catch_all_routes()) as client:
         response = client.get("/\t/evil.example/")
     # Browsers drop tabs from URLs, so "/<tab>/host" becomes "//host": another site.
-    assert response.status_code == 404
+    assert response.status_code == 400  # a control character: refused before routing
+    assert "Location" not in response.headers
 
 
 def test_custom_405_handler_keeps_allow() -> None:

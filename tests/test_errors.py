@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from junco import HTTPException, Junco, Request, Response, abort
-from junco.exceptions import status_phrase
+from junco.exceptions import ConfigurationError, status_phrase
 from junco.testing import TestClient, TestResponse
 
 
@@ -435,3 +435,43 @@ def test_debug_is_per_app() -> None:
     quiet = raising(ValueError("hidden"))
     assert "ValueError: shown" in fetch(debug, "/").text
     assert fetch(quiet, "/").text == "Internal server error"
+
+
+# -- configuration errors: one type -------------------------------------------------------
+
+
+def _misconfigurations() -> dict[str, Any]:
+    from junco.controllers import methods
+    from junco.cors import CORS
+    from junco.csrf import CSRF
+    from junco.middleware import AllowedHosts, RateLimit, SecurityHeaders
+    from junco.passwords import PasswordHasher
+    from junco.sse import with_sse
+    from junco.websocket import with_websocket
+
+    return {
+        "mount-prefix": lambda: Junco().mount(Junco(), "nope"),
+        "middleware-options": lambda: Junco().add_middleware(object(), x=1),
+        "middleware-no-hooks": lambda: Junco().add_middleware(object()),
+        "websocket-size": lambda: with_websocket(max_message_size=0),
+        "websocket-origins-str": lambda: with_websocket(allowed_origins="https://a.example"),
+        "sse-keepalive": lambda: with_sse(keepalive=0),
+        "methods": lambda: methods("GET POST"),
+        "hasher": lambda: PasswordHasher(algorithm=cast(Any, "md5")),
+        "hosts-empty": lambda: AllowedHosts(Junco(), hosts=[]),
+        "hosts-positional": lambda: AllowedHosts(["example.com"]),
+        "rate": lambda: RateLimit(Junco(), default="lots"),
+        "frame-options": lambda: SecurityHeaders(Junco(), frame_options="ALLOW"),
+        "cors-star-credentials": lambda: CORS(Junco(), "*", allow_credentials=True),
+        "csrf-origin": lambda: CSRF(Junco(), trusted_origins=["not an origin"]),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_misconfigurations()))
+def test_configuration_mistakes_raise_configuration_error(name: str) -> None:
+    # One type for every setup mistake; it is also a ValueError and a TypeError,
+    # so older ``except ValueError`` / ``except TypeError`` code keeps working.
+    with pytest.raises(ConfigurationError) as info:
+        _misconfigurations()[name]()
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, TypeError)

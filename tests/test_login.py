@@ -204,7 +204,10 @@ def test_login_url_with_a_query() -> None:
 def test_api_clients_get_401_json(env: Env, headers: dict[str, str]) -> None:
     for path in ("/me", "/fresh", "/admin"):
         r = env.client.get(path, headers)
-        assert (r.status_code, r.json) == (401, {"error": "unauthorized"})
+        assert (r.status_code, r.json) == (
+            401,
+            {"error": {"status": 401, "code": "unauthorized", "message": "Unauthorized"}},
+        )
         assert "Location" not in r.headers
 
 
@@ -587,7 +590,10 @@ def test_requires_permissions(env: Env) -> None:
     r = env.client.get("/admin")
     assert r.status_code == 403
     r = env.client.get("/admin", {"Accept": "application/json"})
-    assert (r.status_code, r.json) == (403, {"error": "forbidden"})
+    assert (r.status_code, r.json) == (
+        403,
+        {"error": {"status": 403, "code": "forbidden", "message": "Forbidden"}},
+    )
     log_in(env.client, "alice")
     assert env.client.get("/admin").text == "admin area"
 
@@ -674,11 +680,11 @@ def test_login_required_alias(env: Env) -> None:
 
 
 def test_explicit_secret_key() -> None:
-    e = make_env(secret_key="remember-only-secret-0123456789")
+    e = make_env(secret_key="remember-only-secret-0123456789-abcdef")
     log_in(e.client, remember="yes")
     cookie = e.client.cookies["_remember"]
     signer = URLSafeSerializer(
-        "remember-only-secret-0123456789",
+        "remember-only-secret-0123456789-abcdef",
         salt="junco.login.remember",
         signer_kwargs={"digest_method": hashlib.sha256},
     )
@@ -688,11 +694,11 @@ def test_explicit_secret_key() -> None:
 
 
 def test_explicit_session_extension_provides_the_secret() -> None:
-    other = Session(secret_key="the-other-session-key-0123456789")
+    other = Session(secret_key="the-other-session-key-0123456789-abcdef")
     e = make_env(session=other)
     log_in(e.client, remember="yes")
     signer = URLSafeSerializer(
-        "the-other-session-key-0123456789",
+        "the-other-session-key-0123456789-abcdef",
         salt="junco.login.remember",
         signer_kwargs={"digest_method": hashlib.sha256},
     )
@@ -701,14 +707,15 @@ def test_explicit_session_extension_provides_the_secret() -> None:
 
 def test_key_rotation() -> None:
     store = MemoryStore()  # the token records outlive the restarts with new keys
-    old = make_env(store, session_key="old-key-0123456789abcdef")
+    old_key, new_key = "old-key-0123456789abcdef-0123456789", "new-key-0123456789abcdef-0123456789"
+    old = make_env(store, session_key=old_key)
     log_in(old.client, remember="yes")
     cookie = old.client.cookies["_remember"]
-    new = make_env(store, session_key=["new-key-0123456789abcdef", "old-key-0123456789abcdef"])
+    new = make_env(store, session_key=[new_key, old_key])
     client = TestClient(new.app, cookies={"_remember": cookie}).sync
     assert client.get("/me").json == {"id": 1, "fresh": False}
     reissued = client.cookies["_remember"]
-    only_new = make_env(store, session_key="new-key-0123456789abcdef")
+    only_new = make_env(store, session_key=new_key)
     again = TestClient(only_new.app, cookies={"_remember": reissued}).sync
     assert again.get("/me").status_code == 200
     for c in (client, again):
@@ -752,7 +759,7 @@ def test_weak_explicit_secret_is_refused() -> None:
     r = log_in(e.client, remember="yes")  # the route turns ValueErrors into 400s
     assert (r.status_code, r.text) == (
         400,
-        "remember-cookie secret keys need at least 16 bytes each",
+        "remember-cookie secret keys need at least 32 bytes each",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -732,3 +733,28 @@ def test_two_apps_keep_their_own_limits() -> None:
     assert asyncio.run(main()) == [413, 200, 200, 413]
     assert (small.max_content_length, large.max_content_length) == (10, 1000)
     assert Request.max_content_length == 16 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("ctype", "attr", "said"),
+    [
+        ("text/plain", "json", "request.json is None: the body's Content-Type is 'text/plain'"),
+        (None, "json", "Content-Type is '(none)'; send Content-Type: application/json"),
+        ("multipart/form-data; boundary=x", "form", "decorate the handler with @with_form_data"),
+        ("application/json", "form", "send a form (urlencoded or multipart)"),
+    ],
+)
+def test_a_body_not_parsed_says_why_at_debug(
+    ctype: str | None, attr: str, said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Junco()
+
+    @app.post("/")
+    async def h(request: Request) -> str:
+        return repr(getattr(request, attr))
+
+    headers = {"Content-Type": ctype} if ctype else {}
+    with caplog.at_level(logging.DEBUG, logger="junco"):
+        r = asyncio.run(TestClient(app).post("/", headers=headers, body=b'{"a": 1}'))
+    assert r.text == "None"
+    assert any(said in rec.getMessage() for rec in caplog.records), caplog.text

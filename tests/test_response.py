@@ -562,6 +562,40 @@ def test_error_inside_stream_truncates_without_end_of_body(
     assert "error while sending the response" in caplog.text
 
 
+@pytest.mark.parametrize("chunk", [7, 1.5, None, [b"x"]], ids=["int", "float", "none", "list"])
+def test_stream_yielding_a_non_text_chunk_is_a_typeerror_not_nul_bytes(
+    chunk: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    def gen() -> Iterator[Any]:
+        yield b"ok"
+        yield chunk
+
+    with caplog.at_level(logging.ERROR, logger="junco"):
+        r = serve(gen)
+    # Headers were already out: the stream is cut short (the server drops the
+    # connection), never completed with bytes(7) == seven NUL bytes.
+    assert body_messages(r) == [{"type": "http.response.body", "body": b"ok", "more_body": True}]
+    assert "a streamed body yielded a" in caplog.text
+
+
+def test_async_read_body_is_awaited() -> None:
+    class AsyncFile:
+        def __init__(self) -> None:
+            self.chunks = [b"hel", b"lo"]
+            self.closed = False
+
+        async def read(self, size: int = -1) -> bytes:
+            return self.chunks.pop(0) if self.chunks else b""
+
+        async def close(self) -> None:
+            self.closed = True
+
+    body = AsyncFile()
+    r = serve(lambda: body)
+    assert (r.status_code, r.body) == (200, b"hello")
+    assert body.closed
+
+
 async def _disconnect_after_first_chunk(
     app: Junco, ready: threading.Event | None = None
 ) -> list[Message]:

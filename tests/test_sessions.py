@@ -341,7 +341,7 @@ def signed_raw(ext: Session, raw: bytes) -> str:
 
 def hostile_cookies(ext: Session, good: str) -> dict[str, str]:
     now = ext.clock()
-    other, _ = make_app(secret_key="someone-elses-key-0123456789")
+    other, _ = make_app(secret_key="someone-elses-key-0123456789-abcdef")
     foreign = call(TestClient(other), "POST", "/write", json={"user": "root"})
     found = session_cookie(foreign)
     assert found is not None

@@ -223,6 +223,15 @@ def test_hostile_environ_is_a_clean_4xx(
     assert b"\xff" not in body
 
 
+@pytest.mark.parametrize("coding", ["chunked", "gzip, chunked", "identity"])
+def test_content_length_with_transfer_encoding_is_refused(wsgi: WSGIApp, coding: str) -> None:
+    # Request smuggling: the two framings disagree, so never pick one of them.
+    environ = {"HTTP_TRANSFER_ENCODING": coding, "wsgi.input_terminated": True}
+    status, _, body = call(wsgi, "POST", "/echo", b"abc", environ)
+    assert status.startswith("400")
+    assert b"abc" not in body
+
+
 def test_raw_utf8_query_reaches_the_app(wsgi: WSGIApp) -> None:
     # Servers hand over the raw bytes as latin-1 characters.
     assert b'"q":"\xc3\xa9"' in call(wsgi, environ={"QUERY_STRING": "q=\xc3\xa9"})[2]

@@ -134,7 +134,7 @@ def json_loads(data: bytes | str, max_depth: int) -> Any:
         HTTPException: 400.
     """
     if _too_deep(data, max_depth):
-        raise HTTPException(400, "JSON nested too deeply")
+        raise HTTPException(400, "JSON nested too deeply", code="json_too_deep")
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     try:
         # orjson turns integers beyond 64 bits into floats; the stdlib keeps them
@@ -148,7 +148,7 @@ def json_loads(data: bytes | str, max_depth: int) -> Any:
         text = raw.decode("utf-8")
         return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError, TypeError):
-        raise HTTPException(400, "invalid JSON") from None
+        raise HTTPException(400, "invalid JSON", code="invalid_json") from None
 
 
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")

@@ -25,7 +25,9 @@ method (GET, HEAD, OPTIONS, TRACE) passes. For any other method:
    (unless tokens are on).
 
 Trusted origins are the ``trusted_origins`` given plus the allowed origins
-of the :class:`~junco.cors.CORS` object passed in (never its ``"*"``). There
+of the :class:`~junco.cors.CORS` object passed in, or else of the ``CORS``
+installed on the app (found by type, whenever it was installed; never its
+``"*"``). There
 is no exemption by content type: a cross-site ``text/plain`` form is refused
 like any other.
 
@@ -53,10 +55,10 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .cors import DEFAULT_PORTS, normalize_origin
+from .cors import CORS
 from .exceptions import ConfigurationError, HTTPException
-from .middleware.allowed_hosts import split_host
 from .middleware.proxy import apply_proxy_headers
+from .origins import normalize_origin, own_origin, request_origin
 from .paths import normalize_path
 from .request import current_request
 
@@ -76,13 +78,34 @@ REFUSAL = "Forbidden: cross-site request refused"
 SESSION_KEY = "_csrf"
 MAX_TOKEN_LENGTH = 200
 _SECRET_BYTES = 32
+_RELOAD = "; reload the page and submit it again"
+_CROSS_SITE = ("csrf_cross_site", REFUSAL)
+#: ``check_token`` reasons → (code, the message the client sees).
+_TOKEN_REFUSALS = {
+    "token missing": (
+        "csrf_token_missing",
+        "Forbidden: the form's security token is missing" + _RELOAD,
+    ),
+    "token malformed": (
+        "csrf_token_invalid",
+        "Forbidden: the form's security token is damaged" + _RELOAD,
+    ),
+    "no token issued for this session": (
+        "csrf_session_expired",
+        "Forbidden: your session expired since this page was loaded" + _RELOAD,
+    ),
+    "token does not match the session": (
+        "csrf_token_mismatch",
+        "Forbidden: the form's security token belongs to another session "
+        "(did you log in or out in another tab?)" + _RELOAD,
+    ),
+}
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{86}")  # 64 bytes in unpadded base64url
 _SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes in unpadded base64url
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ROTATED = "_junco_csrf_rotated"  # request.__dict__ key: the secret was replaced
 _EXEMPT, _PROTECT = "exempt", "protect"
 _CHAIN_LIMIT = 32
-_WEB_SCHEMES = {"ws": "http", "wss": "https"}
 
 
 class CSRF:
@@ -90,7 +113,8 @@ class CSRF:
 
     Args:
         app: The app to protect; or call :meth:`init_app` later.
-        cors: A :class:`~junco.cors.CORS` whose allowed origins are trusted.
+        cors: A :class:`~junco.cors.CORS` whose allowed origins are trusted;
+            by default the one installed on the app, if any.
         protect_all: Check every request with an unsafe method, except routes
             marked :meth:`exempt` and ``exempt_paths``. ``False``: check only
             routes marked :meth:`protect`.
@@ -101,7 +125,9 @@ class CSRF:
             :class:`~junco.sessions.Session` installed first).
         trusted_origins: More origins whose cross-site requests are allowed.
         exempt_paths: Path prefixes never checked (``"/webhooks"`` covers
-            ``/webhooks/x``); compared after :func:`~junco.paths.normalize_path`.
+            ``/webhooks/x``), compared with ``request.path``, the one canonical
+            path the router also matched (paths with ``..``, ``//``, encoded
+            ``/`` ... are refused with 400 before any of this runs).
         field_name: The urlencoded form field carrying the token.
         header_name: The header carrying the token (the only way for
             multipart and JSON bodies).
@@ -127,7 +153,8 @@ class CSRF:
         self.protect_all = protect_all
         self.allow_subdomains = allow_subdomains
         self.tokens = tokens
-        self.trusted_origins = _origin_list(trusted_origins)
+        self._trusted_origins = tuple(_origin_list(trusted_origins))
+        self._trusted = frozenset(self._trusted_origins)
         self.exempt_paths = tuple(_prefix(p) for p in _strings(exempt_paths, "exempt path"))
         if not field_name or not isinstance(field_name, str):
             raise ConfigurationError("field_name must be a non-empty string")
@@ -137,7 +164,7 @@ class CSRF:
         self.header_name = header_name
         self._exempt: dict[int, Any] = {}  # id -> function, kept alive so ids stay unique
         self._protected: dict[int, Any] = {}
-        self._trusted: frozenset[str] = frozenset()
+        self._app: Junco | None = None
         self._session: Session | None = None
         if app is not None:
             self.init_app(app, cors)
@@ -152,7 +179,7 @@ class CSRF:
         """
         if cors is not None:
             self.cors = cors
-        self._trusted = frozenset(self.trusted_origins) | _cors_origins(self.cors)
+        self._app = app
         app.extensions["csrf"] = self
         if self.tokens:
             session = app.extensions.get("session")
@@ -218,7 +245,7 @@ class CSRF:
         if not self.protect_all:
             return False
         if self.exempt_paths:
-            path = normalize_path(request.path)
+            path = request.path  # canonical, decided once before routing (junco.paths)
             for prefix in self.exempt_paths:
                 if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
                     return False
@@ -226,12 +253,10 @@ class CSRF:
 
     def check_origin(self, request: Request) -> str | None:
         """Why ``request`` looks cross-site (a short reason), or None if it passes."""
-        headers = request.headers
-        origins = headers.getlist("origin")
-        if len(origins) > 1:
+        origin = request_origin(request)
+        if origin == "":
             return "more than one Origin header"
-        origin = origins[0] if origins else None
-        site = headers.get("sec-fetch-site")
+        site = request.headers.get("sec-fetch-site")
         if site:
             if site == "same-origin" or site == "none":
                 return None
@@ -254,15 +279,33 @@ class CSRF:
             return None
         return "Origin does not match the host"
 
+    @property
+    def trusted_origins(self) -> tuple[str, ...]:
+        """The origins given as ``trusted_origins``, normalised (read-only)."""
+        return self._trusted_origins
+
     def _trusts(self, origin: str) -> bool:
-        if origin in self._trusted:
+        cors = self.cors
+        if cors is None and self._app is not None:
+            cors = self._app.component(CORS)
+        from_cors = _cors_origins(cors)
+        if origin in self._trusted or origin in from_cors:
             return True
-        return self.allow_subdomains and any(_subdomain(origin, t) for t in self._trusted)
+        return self.allow_subdomains and any(
+            _subdomain(origin, t) for t in (*self._trusted, *from_cors)
+        )
 
     def refuse(self, request: Request, reason: str) -> HTTPException:
-        """Log the refusal of ``request``; return the 403 to raise."""
+        """Log the refusal of ``request``; return the 403 to raise.
+
+        The 403 says what the person can do: a cross-site request gets
+        :data:`REFUSAL` (code ``csrf_cross_site``); a token problem says which
+        (``csrf_token_missing``, ``csrf_token_invalid``, ``csrf_session_expired``,
+        ``csrf_token_mismatch``) and to reload the page.
+        """
         logger.warning("CSRF: refused %s %r: %s", request.method, request.path, reason)
-        return HTTPException(403, REFUSAL)
+        code, message = _TOKEN_REFUSALS.get(reason.partition(" (")[0], _CROSS_SITE)
+        return HTTPException(403, message, code=code)
 
     # -- tokens ------------------------------------------------------------------------
 
@@ -386,27 +429,6 @@ def csrf_token() -> str:
 def csrf_field() -> str:
     """The hidden form field carrying :func:`csrf_token` (HTML-safe)."""
     return _current_csrf().csrf_field()
-
-
-def own_origin(request: Request) -> str | None:
-    """The request's own origin, ``scheme://host[:port]`` from its scheme and ``Host``.
-
-    Returns None when the ``Host`` header is missing or malformed.
-    """
-    raw = None
-    for name, value in request.asgi_scope.get("headers", ()):
-        if name == b"host":
-            raw = value
-            break
-    parsed = split_host(raw) if raw else None
-    if parsed is None:
-        return None
-    scheme = request.scheme
-    scheme = _WEB_SCHEMES.get(scheme, scheme)
-    host, port = parsed
-    if port is None or port == DEFAULT_PORTS.get(scheme):
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
 
 
 def _current_csrf() -> CSRF:

@@ -10,10 +10,11 @@ soon as the client disconnects.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import weakref
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -413,19 +414,24 @@ def _bad_cookie_text(text: str, is_name: bool) -> bool:
 
 
 def _is_stream(body: Any) -> bool:
+    # Iterators only: a range, set or other container is almost always a
+    # mistake (bytes(range(3)) would be NUL bytes), so it is a TypeError.
     return (
         hasattr(body, "__anext__")
         or hasattr(body, "__next__")
         or hasattr(body, "__aiter__")
         or hasattr(body, "read")
-        or isinstance(body, Iterable)
     )
 
 
 def _to_bytes(chunk: Any) -> bytes:
     if isinstance(chunk, str):
         return chunk.encode()
-    return bytes(chunk)
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    # Headers are out by now: this aborts the stream (the server drops the
+    # connection) instead of sending bytes(5) as five NUL bytes.
+    raise TypeError(f"a streamed body yielded a {type(chunk).__name__}; yield str or bytes")
 
 
 async def _aiter_chunks(body: Any) -> AsyncIterator[bytes]:
@@ -436,8 +442,12 @@ async def _aiter_chunks(body: Any) -> AsyncIterator[bytes]:
         return
     if hasattr(body, "read"):
         size = Response.send_file_buffer_size
+        read = body.read
+        is_async = inspect.iscoroutinefunction(read)
         while True:
-            chunk = await asyncio.to_thread(body.read, size)
+            chunk = await read(size) if is_async else await asyncio.to_thread(read, size)
+            if inspect.isawaitable(chunk):  # a sync read() handing back a coroutine
+                chunk = await chunk
             if not chunk:
                 return
             yield _to_bytes(chunk)

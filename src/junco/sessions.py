@@ -78,7 +78,9 @@ _MAX_INBOUND = 4096
 _ID = re.compile(r"[A-Za-z0-9_-]{43}")
 _COOKIE_SALT = "junco.session"
 _ID_SALT = "junco.session.id"
-_MIN_KEY_BYTES = 16
+#: The shortest secret key junco accepts, in bytes: ``Session`` and ``Login``
+#: refuse shorter ones and ``app.check()`` reports them (J004). One rule for all.
+MIN_SECRET_BYTES = 32
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _B64URL = re.compile(r"[A-Za-z0-9_-]{1,512}")
 
@@ -219,7 +221,7 @@ class Session:
 
     Args:
         app: The app; or call :meth:`init_app` later.
-        secret_key: A key of at least 16 bytes, or a list of keys: the first
+        secret_key: A key of at least 32 bytes, or a list of keys: the first
             signs, all verify (to rotate, put the new key first).
         store: ``None`` keeps the data in a signed cookie. Server side, with
             only a signed id in the cookie: ``"memory"`` (this process), a
@@ -514,7 +516,9 @@ class Session:
             return await call
         except SessionStoreError as exc:
             logger.warning("session store unavailable: %s", exc)
-            raise HTTPException(503, "session store unavailable") from None
+            raise HTTPException(
+                503, "session store unavailable", code="session_store_unavailable"
+            ) from None
 
     def _ttl(self, created: float, now: float) -> int:
         limits = [t for t in (self.idle_timeout, self.max_age) if t is not None]
@@ -734,10 +738,10 @@ def _keys(secret_key: Any) -> list[bytes]:
     if not all(isinstance(k, (str, bytes)) for k in items):
         raise ConfigurationError("session secret keys must be str or bytes")
     keys = [k.encode() if isinstance(k, str) else k for k in items]
-    if any(len(k) < _MIN_KEY_BYTES for k in keys):
-        short = next(k for k in keys if len(k) < _MIN_KEY_BYTES)
+    if any(len(k) < MIN_SECRET_BYTES for k in keys):
+        short = next(k for k in keys if len(k) < MIN_SECRET_BYTES)
         raise ConfigurationError(
-            f"session secret keys need at least {_MIN_KEY_BYTES} bytes, and this one has "
+            f"session secret keys need at least {MIN_SECRET_BYTES} bytes, and this one has "
             f"{len(short)}: a short key can be guessed and then every session forged. "
             "Generate one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'` "
             "and pass it in, e.g. Session(app, secret_key=os.environ['SECRET_KEY']) "
@@ -749,6 +753,7 @@ def _keys(secret_key: Any) -> list[bytes]:
 __all__ = [
     "DEFAULT_STORE_TTL",
     "MAX_COOKIE_BYTES",
+    "MIN_SECRET_BYTES",
     "Session",
     "SessionData",
     "SessionStore",

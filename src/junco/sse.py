@@ -22,7 +22,7 @@ from typing import Any, overload
 
 from . import _hooks
 from ._sse import encode_comment, encode_event
-from .exceptions import ClientDisconnect
+from .exceptions import ClientDisconnect, ConfigurationError
 from .request import Request
 from .response import Response
 
@@ -179,7 +179,7 @@ def _report(task: asyncio.Future[Any], request: Request) -> None:
 
 def _check_keepalive(keepalive: float | None) -> None:
     if keepalive is not None and not keepalive > 0:
-        raise ValueError("keepalive must be a positive number of seconds, or None")
+        raise ConfigurationError("keepalive must be a positive number of seconds, or None")
 
 
 @overload
@@ -205,8 +205,9 @@ def with_sse(
     _check_keepalive(keepalive)
 
     def decorate(fn: Handler) -> Handler:
+        _hooks.check_not_routed(fn, "@with_sse")
         if not _hooks.is_async_callable(fn):
-            raise TypeError("an SSE handler must be an async function")
+            raise ConfigurationError("an SSE handler must be an async function")
 
         @functools.wraps(fn)
         async def sse_handler(request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -35,13 +35,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, overload
-from urllib.parse import urlsplit
 
 from . import _draining, _hooks
 from ._dispatch import _after, error_response, scan_headers
+from ._foreign import call_foreign, replay
 from .coerce import make_response
 from .datastructures import HeaderInput, Headers
-from .exceptions import HTTPException
+from .exceptions import ConfigurationError, HTTPException
+from .origins import normalize_origin, own_origin, request_origin
+from .paths import check_path
 from .request import Request, _current
 
 if TYPE_CHECKING:
@@ -361,9 +363,9 @@ def with_websocket(
             with another ``Origin`` header is refused with 403.
     """
     if max_message_size is not None and max_message_size < 1:
-        raise ValueError("max_message_size must be positive")
+        raise ConfigurationError("max_message_size must be positive")
     if isinstance(subprotocols, str) or isinstance(allowed_origins, str):
-        raise TypeError("subprotocols and allowed_origins are lists of strings")
+        raise ConfigurationError("subprotocols and allowed_origins are lists of strings")
     options = _Options(
         accept,
         max_message_size,
@@ -372,6 +374,7 @@ def with_websocket(
     )
 
     def decorate(fn: Handler) -> Handler:
+        _hooks.check_not_routed(fn, "@with_websocket")
         if not _hooks.is_async_callable(fn):
             fn = _in_thread(fn)
 
@@ -486,32 +489,32 @@ def _in_thread(fn: Callable[..., Any]) -> Handler:
 
 
 def _normalize_origins(origins: Iterable[str]) -> tuple[str, ...]:
-    return tuple(o.strip().rstrip("/").lower() for o in origins)
+    """Canonical origins (``"*"`` kept); a malformed one is a ``ConfigurationError``."""
+    out = []
+    for origin in origins:
+        text = origin.strip() if isinstance(origin, str) else origin
+        try:
+            out.append("*" if text == "*" else normalize_origin(text))
+        except ValueError as exc:
+            raise ConfigurationError(f"allowed_origins: {exc}") from None
+    return tuple(out)
 
 
 def _origin_allowed(request: Request, allowed: tuple[str, ...] | None) -> bool:
-    """Same-origin, listed or no ``Origin`` at all (not a browser)."""
-    origin = request.headers.get("origin")
+    """Same origin (scheme included), listed, or no ``Origin`` at all (not a browser)."""
+    origin = request_origin(request)
     if origin is None:
         return True
+    if not origin:  # sent twice: refused, as CSRF and CORS do
+        return False
     if allowed is None:
         configured = request.app.extensions.get("websocket_allowed_origins")
         if isinstance(configured, str):
             configured = (configured,)
         allowed = None if configured is None else _normalize_origins(configured)
-    normalized = origin.strip().rstrip("/").lower()
-    if allowed is not None and ("*" in allowed or normalized in allowed):
+    if allowed is not None and ("*" in allowed or origin in allowed):
         return True
-    try:
-        parts = urlsplit(normalized)
-        default = {"http": ":80", "https": ":443"}.get(parts.scheme)
-        netloc = parts.netloc
-    except ValueError:
-        return False
-    if default is None or not netloc:
-        return False
-    host = request.headers.get("host", "").lower()
-    return netloc.removesuffix(default) == host.removesuffix(default)
+    return origin == own_origin(request)
 
 
 # -- dispatch ----------------------------------------------------------------------------
@@ -521,11 +524,6 @@ async def handle_websocket(app: Junco, scope: Scope, receive: Receive, send: Sen
     """Serve one WebSocket connection (called by the app for ``websocket`` scopes)."""
     request = Request(app, scope, receive)
     match = app.router.match("WEBSOCKET", request.path)
-    if match.foreign is not None:
-        from .app import _call_foreign
-
-        await _call_foreign(match.foreign[0], match.foreign[1], scope, receive, send)
-        return
     message = await receive()
     if message["type"] != "websocket.connect":
         return
@@ -533,13 +531,18 @@ async def handle_websocket(app: Junco, scope: Scope, receive: Receive, send: Sen
     token = _current.set(request)
     channel_token = _channel.set(channel)
     try:
+        # A foreign app passes the same guard (route None: hooks only) first.
         response = await _respond(app, request, match, channel)
-        if not channel.answered:
+        passed = match.foreign is not None and response is None and not channel.answered
+        if not passed and not channel.answered:
             await _refuse(request, response, channel)
     finally:
         request.finished = True  # current_request() refuses it from now on
         _channel.reset(channel_token)
         _current.reset(token)
+    if passed:
+        mount, prefix = match.foreign  # type: ignore[misc]
+        await call_foreign(mount, prefix, scope, replay(message, receive), send)
 
 
 async def _respond(
@@ -549,8 +552,7 @@ async def _respond(
     plan = app.root_plan()
     try:
         scan_headers(app, request.asgi_scope)
-        if any(c in request.path for c in "\x00\r\n"):
-            raise HTTPException(400, "invalid character in path")
+        check_path(request.path, request.asgi_scope.get("raw_path"))
         route = match.route
         if match.mounts:
             plan = app.plan_for(match.mounts)

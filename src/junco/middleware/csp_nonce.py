@@ -37,6 +37,7 @@ import secrets
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import ConfigurationError
 from ..request import current_request
 
 if TYPE_CHECKING:
@@ -123,14 +124,16 @@ class CSPNonce:
     def __init__(self, app: Any = None, *, directive: str = "script-src", style: bool = False):
         directive = directive.strip().lower()
         if directive not in _DIRECTIVES:
-            raise ValueError(f"directive must be 'script-src' or 'style-src', not {directive!r}")
+            raise ConfigurationError(
+                f"directive must be 'script-src' or 'style-src', not {directive!r}"
+            )
         names = [directive]
         if style and "style-src" not in names:
             names.append("style-src")
         self.directives: tuple[str, ...] = tuple(names)
         if app is not None:
             if not hasattr(app, "add_middleware"):
-                raise TypeError("the first argument is the app; pass settings by keyword")
+                raise ConfigurationError("the first argument is the app; pass settings by keyword")
             app.add_middleware(self)
             _add_template_global(app)
 

@@ -38,6 +38,8 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import ConfigurationError
+
 if TYPE_CHECKING:
     from ..request import Request
 
@@ -98,17 +100,17 @@ class ProxyHeaders:
                 try:
                     networks.append(ipaddress.ip_network(entry, strict=False))
                 except ValueError:
-                    raise ValueError(f"not an IP address or network: {entry!r}") from None
+                    raise ConfigurationError(f"not an IP address or network: {entry!r}") from None
         self.networks: tuple[Network, ...] = tuple(networks)
         if headers not in ("x-forwarded", "forwarded"):
-            raise ValueError("headers must be 'x-forwarded' or 'forwarded'")
+            raise ConfigurationError("headers must be 'x-forwarded' or 'forwarded'")
         self.rfc7239 = headers == "forwarded"
         self.forwarded_host = forwarded_host
         self._wanted = _RFC_HEADERS if self.rfc7239 else _X_HEADERS
         self._trusted_cache: dict[str, bool] = {}
         if app is not None:
             if not hasattr(app, "add_middleware"):
-                raise TypeError("the first argument is the app; pass trusted= by keyword")
+                raise ConfigurationError("the first argument is the app; pass trusted= by keyword")
             app.add_middleware(self)
 
     def apply(self, request: Request) -> None:

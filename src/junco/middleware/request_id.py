@@ -27,6 +27,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..datastructures import Headers
+from ..exceptions import ConfigurationError
 from ..request import _current
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class RequestID:
         self._raw_name = self._name.encode("latin-1")
         if app is not None:
             if not hasattr(app, "add_middleware"):
-                raise TypeError("the first argument is the app; pass settings by keyword")
+                raise ConfigurationError("the first argument is the app; pass settings by keyword")
             app.add_middleware(self)
 
     def before_request(self, request: Request) -> None:

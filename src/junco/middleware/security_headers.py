@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..datastructures import Headers
+from ..exceptions import ConfigurationError
 from .csp_nonce import FALLBACK_KEY, merge_nonce
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ class SecurityHeaders:
         for name, value in [*pairs.items(), *(extra or {}).items()]:
             checked[name] = value  # so extra replaces a default, whatever its case
         if _CSP in checked or _HSTS in checked:
-            raise ValueError("set CSP and HSTS with their own arguments, not in extra")
+            raise ConfigurationError("set CSP and HSTS with their own arguments, not in extra")
         self._pairs: tuple[tuple[str, str], ...] = tuple(checked.items())
         self.content_security_policy: str | None = None
         if content_security_policy:
@@ -111,7 +112,7 @@ class SecurityHeaders:
             self.hsts = _hsts_value(hsts_max_age, hsts_include_subdomains, hsts_preload)
         if app is not None:
             if not hasattr(app, "add_middleware"):
-                raise TypeError("the first argument is the app; pass settings by keyword")
+                raise ConfigurationError("the first argument is the app; pass settings by keyword")
             app.add_middleware(self)
 
     @property
@@ -152,7 +153,7 @@ class SecurityHeaders:
 def _frame_options(value: str) -> str:
     upper = value.strip().upper()
     if upper not in ("DENY", "SAMEORIGIN"):
-        raise ValueError(f"frame_options must be 'DENY' or 'SAMEORIGIN', not {value!r}")
+        raise ConfigurationError(f"frame_options must be 'DENY' or 'SAMEORIGIN', not {value!r}")
     return upper
 
 
@@ -160,15 +161,15 @@ def _referrer_policy(value: str) -> str:
     tokens = [t.strip().lower() for t in value.split(",")]
     for token in tokens:
         if token not in _REFERRER_POLICIES:
-            raise ValueError(f"unknown Referrer-Policy {token!r}")
+            raise ConfigurationError(f"unknown Referrer-Policy {token!r}")
     return ", ".join(tokens)
 
 
 def _hsts_value(max_age: int, include_subdomains: bool, preload: bool) -> str:
     if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0:
-        raise ValueError("hsts_max_age must be a non-negative number of seconds")
+        raise ConfigurationError("hsts_max_age must be a non-negative number of seconds")
     if preload and (not include_subdomains or max_age < _PRELOAD_MIN_AGE):
-        raise ValueError(
+        raise ConfigurationError(
             "hsts_preload needs hsts_include_subdomains=True and hsts_max_age of a year or more"
         )
     value = f"max-age={max_age}"
