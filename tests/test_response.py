@@ -354,8 +354,9 @@ def test_head_gets_headers_without_body() -> None:
 
 
 def test_every_buffered_path_writes_head_and_length_alike() -> None:
-    # The dispatcher's plain path (a str), Response.send's plain path and its
-    # general path (own headers, another status) share one writer.
+    # The dispatcher's plain path (a str, inlined from response.buffered),
+    # Response.send's plain path and its general path (own headers, another
+    # status) write HEAD and Content-Length alike.
     app = Junco()
 
     @app.get("/str")

@@ -494,9 +494,10 @@ def buffered(
         extra: Pre-encoded pairs (junco's middleware) added when ``headers``
             is ``None``.
 
-    The dispatcher's plain path and :meth:`Response.send` both end here. A
-    plain function, not a coroutine: the caller awaits ``send`` itself, so
-    the plain path stays one coroutine and allocates only the two messages.
+    :meth:`Response.send` and everything that sends a buffered response ends
+    here; the dispatcher inlines the ``headers is None`` branch for the plain
+    path (a call there costs 4% of it). A plain function, not a coroutine:
+    the caller awaits ``send`` itself.
     """
     if headers is None:  # the plain path: no further calls in here
         n = len(body)
