@@ -406,3 +406,25 @@ def test_an_api_client_gets_json_for_the_same_request(sync: Sync) -> None:
     # A JSON request asking for anything is answered in JSON too.
     r = client.post("/items", body={"name": "a"}, headers={"Accept": "text/plain"})
     assert [e["loc"] for e in errors_of(r)] == [["body", "price"]]
+
+
+class Order(msgspec.Struct):
+    item: Item
+    quantity: int = 1
+
+
+def test_a_nested_model_takes_json_only(sync: Sync) -> None:
+    """A form is flat text: a model with a nested model cannot come from one (415)."""
+    app = Junco()
+
+    @app.post("/orders")
+    async def order(request: Request, order: Order) -> Order:
+        return order
+
+    client = sync(app)
+    r = client.post("/orders", body={"item": {"name": "a", "price": 1}})
+    assert r.json == {"item": {"name": "a", "price": 1.0, "tags": []}, "quantity": 1}
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    r = client.post("/orders", body="item=a&quantity=2", headers=form)
+    assert r.status_code == 415
+    assert "expected a JSON body (application/json)" in r.text
