@@ -391,7 +391,8 @@ def _wrapper(binding: Binding) -> Callable[..., Any]:
     handler = binding.handler
     fill = _filler(binding)
     finish = _encoder(binding.response_type)
-    preload = _multipart_loader(binding) if binding.body_type or binding.files else None
+    has_body = binding.body_type is not None or bool(binding.files)
+    preload = _multipart_loader(binding) if has_body else None
     if inspect.iscoroutinefunction(handler):
         mode = 0
     elif inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler):
