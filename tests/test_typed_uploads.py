@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import msgspec
+import pydantic
 import pytest
 
 from junco import Junco, Request
@@ -241,3 +242,35 @@ def test_controller_methods_take_files_too(sync: Sync) -> None:
     r = post(client, "/upload", encode([("doc", ("a.txt", b"hi", "text/plain"))]))
     assert r.json == {"filename": "a.txt", "type": "text/plain", "data": "hi"}
     assert locs(post(client, "/upload", encode([("x", "1")]))) == [["body", "doc"]]
+
+
+class PPhoto(pydantic.BaseModel):
+    title: str
+    image: FileUpload
+
+
+def test_pydantic_models_hold_uploads_and_describe_them(sync: Sync) -> None:
+    from openapi_spec_validator import validate
+
+    from junco.openapi import OpenAPI
+
+    app = Junco()
+    OpenAPI(app)
+
+    @app.post("/p")
+    async def add(request: Request, photo: PPhoto) -> dict[str, Any]:
+        return {"title": photo.title, "image": await describe(photo.image)}
+
+    client = sync(app)
+    r = post(client, "/p", encode([("title", "t"), ("image", ("a.txt", b"x", "text/plain"))]))
+    assert r.json == {
+        "title": "t",
+        "image": {"filename": "a.txt", "type": "text/plain", "data": "x"},
+    }
+    r = post(client, "/p", encode([("title", "t"), ("image", "text")]))
+    assert locs(r) == [["body", "image"]]
+    doc = client.get("/openapi.json").json
+    validate(doc)
+    schema = doc["components"]["schemas"]["PPhoto"]
+    assert schema["properties"]["image"]["contentMediaType"] == "application/octet-stream"
+    assert list(doc["paths"]["/p"]["post"]["requestBody"]["content"]) == ["multipart/form-data"]

@@ -70,13 +70,6 @@ _ERROR_SCHEMA: dict[str, Any] = {
 _PATH_SCHEMAS = {"int": {"type": "integer"}, "float": {"type": "number"}}
 _FORM = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
-# OpenAPI 3.1 describes raw bytes with contentMediaType; format: binary is 3.0's
-# spelling, which tools such as Swagger UI still read to offer a file picker.
-_FILE: dict[str, Any] = {
-    "type": "string",
-    "format": "binary",
-    "contentMediaType": "application/octet-stream",
-}
 
 
 def operation(
@@ -382,7 +375,10 @@ def _files_schema(files: tuple[Param, ...]) -> dict[str, Any] | None:
     """The multipart fields of file parameters, as an object schema."""
     if not files:
         return None
-    props = {p.key: {"type": "array", "items": _FILE} if p.many else _FILE for p in files}
+    from .multipart import JSON_SCHEMA
+
+    file = dict(JSON_SCHEMA)
+    props = {p.key: {"type": "array", "items": file} if p.many else file for p in files}
     schema: dict[str, Any] = {"type": "object", "properties": props}
     required = [p.key for p in files if p.required]
     if required:
@@ -392,10 +388,10 @@ def _files_schema(files: tuple[Param, ...]) -> dict[str, Any] | None:
 
 def _schema_hook(t: Any) -> dict[str, Any]:
     """Schemas for the types msgspec does not know: an uploaded file is binary."""
-    from .multipart import FileUpload
+    from .multipart import JSON_SCHEMA, FileUpload
 
     if t is FileUpload:
-        return dict(_FILE)
+        return dict(JSON_SCHEMA)
     raise NotImplementedError
 
 
