@@ -274,3 +274,15 @@ def test_pydantic_models_hold_uploads_and_describe_them(sync: Sync) -> None:
     schema = doc["components"]["schemas"]["PPhoto"]
     assert schema["properties"]["image"]["contentMediaType"] == "application/octet-stream"
     assert list(doc["paths"]["/p"]["post"]["requestBody"]["content"]) == ["multipart/form-data"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["multipart/form-data", "multipart/form-data; boundary=", 'multipart/form-data; boundary="a'],
+)
+def test_a_multipart_type_without_a_usable_boundary_is_400(sync: Sync, content_type: str) -> None:
+    app, seen = gallery()
+    body = encode([("avatar", ("a", b"x", None))])
+    r = sync(app).post("/avatar", body=body, headers={"Content-Type": content_type})
+    assert r.status_code == 400
+    assert not seen
