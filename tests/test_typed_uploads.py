@@ -286,3 +286,13 @@ def test_a_multipart_type_without_a_usable_boundary_is_400(sync: Sync, content_t
     r = sync(app).post("/avatar", body=body, headers={"Content-Type": content_type})
     assert r.status_code == 400
     assert not seen
+
+
+def test_form_fields_of_a_typed_body_share_the_form_memory_budget(sync: Sync) -> None:
+    app, seen = gallery()
+    configure(app, max_form_memory=1000, max_field_size=800)
+    client = sync(app)
+    fields = [("title", "t" * 600), ("tags", "x" * 600), ("image", ("i", b"i", None))]
+    assert post(client, "/photos", encode(fields)).status_code == 413
+    assert post(client, "/photos", encode(fields[::2])).status_code == 200
+    assert len(seen) == 1
