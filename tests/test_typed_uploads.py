@@ -14,7 +14,7 @@ import pytest
 from junco import Junco, Request
 from junco.multipart import FileUpload, configure
 from junco.typed import binding_of
-from tests.test_multipart import CT, encode
+from tests.test_multipart import CT, FileSpec, encode
 
 if TYPE_CHECKING:
     from tests.conftest import Sync
@@ -292,7 +292,11 @@ def test_form_fields_of_a_typed_body_share_the_form_memory_budget(sync: Sync) ->
     app, seen = gallery()
     configure(app, max_form_memory=1000, max_field_size=800)
     client = sync(app)
-    fields = [("title", "t" * 600), ("tags", "x" * 600), ("image", ("i", b"i", None))]
+    fields: list[tuple[str, str | FileSpec]] = [
+        ("title", "t" * 600),
+        ("tags", "x" * 600),
+        ("image", ("i", b"i", None)),
+    ]
     assert post(client, "/photos", encode(fields)).status_code == 413
     assert post(client, "/photos", encode(fields[::2])).status_code == 200
     assert len(seen) == 1
