@@ -61,7 +61,8 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 CHUNK_SIZE = 64 * 1024
 # An upload in an OpenAPI 3.1 document: contentMediaType is 3.1's way to say
-# bytes; format: binary is 3.0's, which Swagger UI still reads for a file picker.
+# bytes (Swagger UI 5 offers a file picker for it); format: binary is 3.0's,
+# kept for tools and code generators that know only that spelling.
 JSON_SCHEMA: dict[str, Any] = {
     "type": "string",
     "format": "binary",
