@@ -339,6 +339,22 @@ def test_the_sixth_login_in_a_minute_is_a_429(app: Junco, alice: SyncTestClient)
         assert statuses == [400] * 4 + [429]
 
 
+def test_successful_logins_never_count_against_the_login_limit(
+    app: Junco, alice: SyncTestClient
+) -> None:
+    with TestClient(app).sync as c:
+        for _ in range(12):  # more than twice the limit of 5 a minute
+            assert login(c, "alice").status_code == 302
+        # Failures still count: four of them leave room for one more attempt...
+        for _ in range(4):
+            assert login(c, "alice", "wrong password").status_code == 401
+        assert login(c, "alice").status_code == 302
+        assert login(c, "alice", "wrong password").status_code == 401
+        # ...and the sixth failure is refused, as is any attempt after it.
+        assert login(c, "alice", "wrong password").status_code == 429
+        assert login(c, "alice").status_code == 429
+
+
 def test_remember_me_restores_the_login_but_not_a_fresh_one(
     app: Junco, alice: SyncTestClient
 ) -> None:

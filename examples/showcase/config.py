@@ -50,8 +50,8 @@ class Config:
         allowed_hosts: Host names the site answers to.
         csrf: Install CSRF protection. Only the browser tests turn it off, to
             show that their cross-site attack works against an unprotected app.
-        login_rate: How many login (and sign-up) attempts one client IP may
-            make, as a ``limits`` rate string.
+        login_rate: How many failed logins (and sign-ups, failed or not) one
+            client IP may make, as a rate string (``"5/minute"``).
         max_title: Longest note title, in characters.
         max_body: Longest note text, in characters.
         max_attachment: Largest attachment, in bytes.
