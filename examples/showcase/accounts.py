@@ -72,9 +72,9 @@ def _login_routes(app: Junco, s: Services) -> None:
             fresh=bool(await login.get_current_user(request)),
         )
 
-    @app.post("/login")
     # Per client address, and only failed attempts count: someone who logs in
     # and out all day is never refused, a password guesser is after login_rate.
+    @app.post("/login")
     @s.limiter.limit(s.config.login_rate, count_when=failed)
     async def do_login(request: Request) -> Response:
         raw_name = _form(request, "username")
