@@ -515,10 +515,10 @@ def test_exempt_paths_cannot_be_dodged() -> None:
     assert fetch(app, "POST", "/hooks", headers=cross).text == "hooks"
     assert fetch(app, "POST", "/hooksx", headers=cross).status_code == 403
     assert fetch(app, "POST", "/admin", headers=cross).status_code == 403
-    for dodge in ("/hooks/../admin", "/hooks/./../admin", "//admin", "/admin/", "/./admin"):
-        assert fetch(app, "POST", dodge, headers=cross).status_code == 403, dodge
-    # Double slashes inside the exempt prefix still mean the prefix.
-    assert fetch(app, "POST", "//hooks//github", headers=cross).status_code != 403
+    assert fetch(app, "POST", "/admin/", headers=cross).status_code == 403
+    # Paths that are not canonical never reach CSRF (or the router): 400 first.
+    for dodge in ("/hooks/../admin", "/hooks/./../admin", "//admin", "/./admin", "//hooks//x"):
+        assert fetch(app, "POST", dodge, headers=cross).status_code == 400, dodge
 
 
 def test_websocket_handshakes_can_be_protected() -> None:

@@ -198,7 +198,7 @@ def test_routing_precedence_and_trailing_slash() -> None:
         assert (moved.status_code, moved.headers["Location"]) == (308, "/guide/")
         moved = client.get("/about/?x=1&y=2")
         assert (moved.status_code, moved.headers["Location"]) == (308, "/about?x=1&y=2")
-        assert client.get("//about/").status_code == 404  # never a //host redirect
+        assert client.get("//about/").status_code == 400  # not canonical: never a //host redirect
         assert client.get("/nowhere/").status_code == 404
 
 
@@ -883,14 +883,17 @@ def site_with_catch_all_routes() -> Junco:
 @pytest.mark.parametrize("path", ["//evil.example/", "/\\evil.example/"])
 def test_trailing_slash_redirect_never_leaves_the_site(path: str) -> None:
     with client_for(site_with_catch_all_routes()) as client:
-        assert client.get(path).status_code == 404
+        response = client.get(path)
+    assert response.status_code == 400  # not canonical: refused before routing
+    assert "Location" not in response.headers
 
 
 def test_no_trailing_slash_redirect_after_a_tab() -> None:
     with client_for(site_with_catch_all_routes()) as client:
         response = client.get("/\t/evil.example/")
     # Browsers drop tabs from URLs, so "/<tab>/host" becomes "//host": another site.
-    assert response.status_code == 404
+    assert response.status_code == 400  # a control character: refused before routing
+    assert "Location" not in response.headers
 
 
 def test_custom_405_handler_keeps_allow() -> None:

@@ -142,6 +142,53 @@ def test_repr() -> None:
     assert repr(URLPattern("/a/<b>")) == "URLPattern('/a/<b>')"
 
 
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("/items/{id}", "'/items/<id>'"),
+        ("/items/{id:int}", "'/items/<int:id>'"),
+        ("/files/{file_path:path}", "'/files/<path:file_path>'"),
+        ("/a/{id}/b/{name}", "'/a/<id>/b/<name>'"),
+        ("/a/{", "angle brackets"),
+        ("/f/:id", "'/f/<id>'"),
+        ("/users/:user_id/posts/:post", "'/users/<user_id>/posts/<post>'"),
+        ("/a/<int:x", "<int:id>"),
+        ("/users/<foo/bar", "<int:id>"),
+        ("/a/int:x>", "<int:id>"),
+        ("/a/<>", "<int:id>"),
+        ("/a/<id>/<int:id>", "'id' twice"),
+        ("/a/<integer:id>", "<int:id>"),
+        ("/a/<num:count>", "<int:count>"),
+        ("/a/<int:>", "<int:id>"),
+        ("/a/<int: id>", "<int:id>"),
+        ("/a/../b", "'..' segment"),
+        ("/a/./b", "'..' segment"),
+        ("/a//b", "'//'"),
+        ("/a\\b", "backslash"),
+        ("/a\tb", "invalid character"),
+    ],
+)
+def test_wrong_route_syntax_raises_with_the_right_spelling(pattern: str, message: str) -> None:
+    app = Junco()
+
+    async def h(request: Request) -> str:
+        return ""
+
+    with pytest.raises(ValueError, match="URL") as info:
+        app.route(pattern)(h)
+    assert message in str(info.value)
+    assert repr(pattern) in str(info.value)
+    assert app.router.routes == []
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["/v1/items:batchGet", "/a:b/<id>", "/<re:\\d{4}:year>", "/x/<path:p>/", "/.well-known/x", ""],
+)
+def test_colons_and_braces_where_they_belong_are_fine(pattern: str) -> None:
+    URLPattern(pattern)
+
+
 # -- Router alone ---------------------------------------------------------------------
 
 
@@ -594,6 +641,51 @@ def test_extra_trailing_slash_redirects_with_query() -> None:
     assert r.body == b""
 
 
+@pytest.mark.parametrize(
+    ("query", "location_query"),
+    [
+        (b"q=\x00", "q=%00"),
+        (b"a=\r\nSet-Cookie:%20x=1", "a=%0D%0ASet-Cookie:%20x=1"),
+        (b"q=\n", "q=%0A"),
+        (b"q=\x01&r=\x7f", "q=%01&r=%7F"),
+        (b"q=a b", "q=a%20b"),
+        ("q=€".encode(), "q=%E2%82%AC"),  # raw UTF-8: encoded once, not twice
+        (b"q=%E2%82%AC", "q=%E2%82%AC"),  # already encoded: kept as sent
+        (b"q=100%&r=%zz", "q=100%25&r=%25zz"),  # a '%' that starts no escape
+        (b"q=\xff\xfe", "q=%FF%FE"),  # not UTF-8 at all
+        (b'q="<x>"#frag', "q=%22%3Cx%3E%22%23frag"),
+        (b"a=1&b=/x?y:z@w!$'()*+,;=~", "a=1&b=/x?y:z@w!$'()*+,;=~"),
+    ],
+)
+def test_trailing_slash_redirect_re_encodes_the_query(query: bytes, location_query: str) -> None:
+    app = Junco()
+
+    @app.get("/a")
+    async def a(request: Request) -> str:
+        return "a"
+
+    r = fetch(app, "/a/", scope={"query_string": query})
+    assert r.status_code == 308
+    location = r.headers["location"]
+    assert location == "/a?" + location_query
+    assert location.isascii()
+    assert location.isprintable()
+    assert " " not in location
+
+
+def test_trailing_slash_redirect_encodes_the_path() -> None:
+    app = Junco()
+
+    @app.get("/é/<name>")
+    async def a(request: Request, name: str) -> str:
+        return name
+
+    r = fetch(app, "/%C3%A9/a%3Fb%25c%23d%20e/")
+    assert r.status_code == 308
+    assert r.headers["location"] == "/%C3%A9/a%3Fb%25c%23d%20e"
+    assert fetch(app, r.headers["location"]).text == "a?b%c#d e"
+
+
 def test_missing_trailing_slash_redirects() -> None:
     app = Junco()
 
@@ -649,10 +741,11 @@ def test_no_protocol_relative_redirect() -> None:
     async def anything(request: Request, p: str) -> str:
         return p
 
-    assert fetch(app, "//evil.com").text == "/evil.com"
-    r = fetch(app, "//evil.com/")
-    assert r.status_code == 404
-    assert "location" not in r.headers
+    assert fetch(app, "/evil.com").text == "evil.com"
+    for path in ("//evil.com", "//evil.com/", "///evil.com/"):
+        r = fetch(app, path)
+        assert r.status_code == 400  # "//" is refused before routing
+        assert "location" not in r.headers
 
 
 def test_no_backslash_protocol_relative_redirect() -> None:
@@ -663,10 +756,10 @@ def test_no_backslash_protocol_relative_redirect() -> None:
     async def h(request: Request, name: str) -> str:
         return name
 
-    r = fetch(app, "/\\evil.com/")
-    location = r.headers.get("location", "")
-    assert not location.startswith(("//", "/\\")), location
-    assert r.status_code in (404, 308)
+    for path in ("/\\evil.com/", "/%5cevil.com/", "/%5Cevil.com"):
+        r = fetch(app, path)
+        assert r.status_code == 400, path
+        assert "location" not in r.headers
 
 
 def test_root_never_redirects() -> None:

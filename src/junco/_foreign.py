@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 from ._dispatch import _after, _before, error_response, scan_headers
 from .datastructures import Headers
-from .exceptions import ClientDisconnect, HTTPException
+from .exceptions import ClientDisconnect
+from .paths import check_path
 from .request import Request, _current
 from .response import Response
 
@@ -69,9 +70,7 @@ async def guard(app: Junco, plan: _hooks.Plan, request: Request) -> Response | N
     """
     try:
         scan_headers(app, request.asgi_scope, request)
-        path = request.path
-        if "\x00" in path or "\r" in path or "\n" in path:
-            raise HTTPException(400, "invalid character in path")
+        check_path(request.path, request.asgi_scope.get("raw_path"))  # junco.paths
         response = await _before(plan, request) if plan.before else None
         if response is not None:
             response = await _after(plan, request, response)

@@ -13,6 +13,7 @@ from . import _hooks
 from ._dispatch import handle_http
 from ._foreign import serve_foreign
 from .exceptions import ConfigurationError, abort
+from .paths import app_path, path_problem
 from .request import Request
 from .response import _CT_FOLLOWERS, Response, _content_type_bytes
 from .routing import Match, Mount, Parser, Route, Router, URLPattern
@@ -363,6 +364,12 @@ class Junco:
         url_prefix = url_prefix.rstrip("/")
         if url_prefix and not url_prefix.startswith("/"):
             raise ConfigurationError("url_prefix must start with '/'")
+        problem = path_problem(url_prefix) if url_prefix else None
+        if problem is not None:
+            # Request paths like it are refused with 400: the mount could never match.
+            raise ConfigurationError(
+                f"url_prefix {url_prefix!r} is not a canonical path: {problem}"
+            )
         native = isinstance(subapp, Junco)
         if native and subapp is self:
             raise ConfigurationError("an app cannot be mounted on itself")
@@ -449,10 +456,7 @@ class Junco:
             await handle_lifespan(self, scope, receive, send)
 
     def _foreign(self, scope: Scope) -> Match | None:
-        path = scope["path"]
-        root_path = scope.get("root_path", "")
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :]
+        path = app_path(scope)
         table = self.router.static.get(path)
         if table is not None:
             return None

@@ -81,6 +81,7 @@ class Request:
     subapp: Junco | None = None
     _headers: Headers | None = None
     _raw_ctype: bytes | None = None
+    _raw_host: bytes | None = None  # the Host header, once the dispatcher has scanned for it
     _mimetype: str | None = None
     _args: MultiDict | None = None
     _cookies: dict[str, str] | None = None
@@ -181,7 +182,15 @@ class Request:
     @property
     def cookies(self) -> dict[str, str]:
         if self._cookies is None:
-            header = self.headers.getlist("cookie")
+            h = self._headers
+            if h is not None and h._d is not None:
+                header = h.getlist("cookie")
+            else:  # straight from the scope: no Headers object for one lookup
+                header = [
+                    v.decode("latin-1")
+                    for k, v in self.asgi_scope.get("headers", ())
+                    if k == b"cookie" or (len(k) == 6 and k.lower() == b"cookie")
+                ]
             self._cookies = parse_cookies("; ".join(header)) if header else {}
         return self._cookies
 
@@ -366,12 +375,17 @@ async def receive_body(request: Request) -> Message:
     timeout = request.app.body_timeout
     if timeout is None:
         return await request.receive()
-    steps = request.receive().__await__()
+    pending = request.receive()
+    steps = pending.__await__()
     try:
-        waiting_on = steps.send(None)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    try:
+        if not hasattr(steps, "send"):
+            # granian's futures iterate but take no send()/throw(): no fast path.
+            async with asyncio.timeout(timeout):
+                return await pending
+        try:
+            waiting_on = steps.send(None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
         async with asyncio.timeout(timeout):
             return await _Resumed(steps, waiting_on)
     except TimeoutError:

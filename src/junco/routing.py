@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .paths import path_problem
+
 if TYPE_CHECKING:
     from .app import Junco
 
@@ -66,6 +68,7 @@ class URLPattern:
             raise ValueError(f"URL pattern {url_pattern!r} must start with '/'")
         self.url_pattern = url_pattern
         converters = converters if converters is not None else BUILTIN_CONVERTERS
+        _check_skeleton(url_pattern)
         self.args: list[tuple[str, Parser | None]] = []
         regex = ""
         pos = 0
@@ -73,7 +76,16 @@ class URLPattern:
             regex += re.escape(url_pattern[pos : m.start()])
             name, conv = self._converter(m.group(1), converters)
             if not name.isidentifier():
-                raise ValueError(f"invalid argument name {name!r} in {url_pattern!r}")
+                raise ValueError(
+                    f"invalid argument name {name!r} in URL pattern {url_pattern!r}: an "
+                    "argument is <name> or <type:name> with a Python identifier as the "
+                    "name, e.g. <int:id>"
+                )
+            if any(name == seen for seen, _ in self.args):
+                raise ValueError(
+                    f"URL pattern {url_pattern!r} uses the argument name {name!r} twice; "
+                    "each argument needs its own name (they become keyword arguments)"
+                )
             regex += f"(?P<a{len(self.args)}>{conv.pattern})"
             self.args.append((name, conv.parser))
             pos = m.end()
@@ -94,7 +106,12 @@ class URLPattern:
             return name, converters["string"]
         conv = converters.get(type_name) or URLPattern._global_types.get(type_name)
         if conv is None:
-            raise ValueError(f"unknown URL argument type {type_name!r} in {self.url_pattern!r}")
+            known = ", ".join(sorted({*converters, *URLPattern._global_types}))
+            raise ValueError(
+                f"unknown URL argument type {type_name!r} in {self.url_pattern!r}: "
+                f"the types are {known} and re:REGEX (e.g. <int:{name or 'id'}>); "
+                "add your own with app.register_type()"
+            )
         return name, conv
 
     @classmethod
@@ -291,6 +308,49 @@ class Router:
             if mount.native:
                 for path, route in mount.app.router.iter_routes():
                     yield mount.prefix + path, route
+
+
+_BRACES = re.compile(r"\{(\w*)(?::(\w+))?\}")
+_COLON_ARG = re.compile(r"(?<=/):(\w+)")
+
+
+def _check_skeleton(url_pattern: str) -> None:
+    """Refuse other frameworks' syntax, stray brackets and non-canonical paths.
+
+    Each of these would otherwise become a literal route that never matches
+    (``/items/{id}`` only answers a client asking for ``/items/%7Bid%7D``).
+    The message shows the pattern written the junco way.
+    """
+    skeleton = _ARG.sub("x", url_pattern)
+    if "{" in skeleton or "}" in skeleton:
+        fixed = _BRACES.sub(_angle, url_pattern)
+        raise ValueError(
+            f"URL pattern {url_pattern!r} uses {{braces}}: junco writes URL arguments in "
+            f"angle brackets, {fixed!r} (<name>, or <type:name> such as <int:id>)"
+        )
+    if _COLON_ARG.search(skeleton):
+        fixed = _COLON_ARG.sub(r"<\1>", url_pattern)
+        raise ValueError(
+            f"URL pattern {url_pattern!r} uses ':name': junco writes URL arguments in "
+            f"angle brackets, {fixed!r} (<name>, or <type:name> such as <int:id>)"
+        )
+    if "<" in skeleton or ">" in skeleton:
+        raise ValueError(
+            f"URL pattern {url_pattern!r} has a '<' or '>' that does not enclose an "
+            "argument: write each argument whole, as <name> or <type:name> (e.g. <int:id>), "
+            "with no '<' or '>' inside"
+        )
+    problem = path_problem(skeleton or "/")
+    if problem is not None:
+        raise ValueError(
+            f"URL pattern {url_pattern!r} is not a canonical path ({problem}): requests "
+            "for such paths are refused with 400, so the route could never match"
+        )
+
+
+def _angle(m: re.Match[str]) -> str:
+    name, type_name = m.group(1) or "name", m.group(2)
+    return f"<{type_name}:{name}>" if type_name else f"<{name}>"
 
 
 class _PrefixNode:

@@ -43,6 +43,7 @@ from .coerce import make_response
 from .datastructures import HeaderInput, Headers
 from .exceptions import ConfigurationError, HTTPException
 from .origins import normalize_origin, own_origin, request_origin
+from .paths import check_path
 from .request import Request, _current
 
 if TYPE_CHECKING:
@@ -551,8 +552,7 @@ async def _respond(
     plan = app.root_plan()
     try:
         scan_headers(app, request.asgi_scope)
-        if any(c in request.path for c in "\x00\r\n"):
-            raise HTTPException(400, "invalid character in path")
+        check_path(request.path, request.asgi_scope.get("raw_path"))
         route = match.route
         if match.mounts:
             plan = app.plan_for(match.mounts)

@@ -15,6 +15,9 @@ a2wsgi leaves out:
   the app's ``max_content_length``) and passed on with its length. These
   refusals go through junco's error renderer (:func:`junco.errors.bare_error`):
   a browser gets the HTML page, an API client JSON, anyone else text;
+- the target as the client sent it (gunicorn's ``RAW_URI``, uWSGI's and
+  mod_wsgi's ``REQUEST_URI``) becomes ``raw_path``, so an encoded ``/`` is
+  refused as under an ASGI server;
 - cancellation: when the server closes the response early (the client left),
   the app's task is cancelled, so a streaming handler stops and its
   ``finally`` blocks run.
@@ -104,6 +107,10 @@ class WSGIApp:
         environ = scope.get("wsgi_environ")
         if environ is not None:
             environ[_TASK] = asyncio.current_task()
+            # PATH_INFO is decoded: only the target as sent shows "%2f" (see junco.paths).
+            uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+            if isinstance(uri, str) and uri.startswith("/"):
+                scope["raw_path"] = uri.partition("?")[0].encode("latin-1", "replace")
         scope["state"] = dict(self.state)  # a shallow copy per request, as ASGI servers do
         await self.app(scope, receive, send)
 

@@ -10,10 +10,12 @@
     async def create(request): ...
 
 The check runs in a before-hook, so it covers every request, routed or not:
-path rules match the *normalised* path (:func:`junco.paths.normalize_path`),
-so ``//login`` and ``/login/`` count against ``/login`` even though the router
-answers them with a 404 and a 308. Route limits are keyed by the route's
-pattern, so ``/users/1`` and ``/users/2`` share the ``/users/<int:id>`` quota.
+path rules match ``request.path``, the one canonical path the router also
+matched (``//login`` or ``/a/../login`` never get this far: the app refuses
+them with 400 before routing, see :mod:`junco.paths`), and a rule on
+``/login`` also counts ``/login/``, which the router redirects. Route limits
+are keyed by the route's pattern, so ``/users/1`` and ``/users/2`` share the
+``/users/<int:id>`` quota.
 A request is checked against all the limits that apply in one store call and
 counted in all of them only if all allow it; a refused request raises
 ``HTTPException(429)`` with ``Retry-After``, which the error chain renders (so
@@ -300,7 +302,7 @@ class RateLimit:
         *,
         count_when: CountWhen | None = None,
     ) -> None:
-        """Limit requests to ``path`` (normalised), whether or not a route matches.
+        """Limit requests to ``path``, whether or not a route matches.
 
         ``'/api/*'`` covers ``/api`` and everything below it with one counter
         per client; any other path matches itself only. ``count_when`` is as
@@ -439,7 +441,9 @@ class RateLimit:
                 if spec.applies(method):
                     found.append((spec, f"r:{route_scope}{_scope_suffix(spec.methods)}"))
         if self._exact or self._prefixes:
-            path = normalize_path(request.path)
+            path = request.path  # canonical, decided once before routing (junco.paths)
+            if len(path) > 1 and path[-1] == "/":
+                path = path[:-1]  # a rule on /login covers its trailing-slash twin
             for spec in self._exact.get(path, ()):
                 if spec.applies(method):
                     found.append((spec, spec.scope))
