@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+
+from error_pages import make_scope, receive, send
 
 from junco import Junco, Request, Response
 from junco.middleware.ratelimit import RateLimit
@@ -48,33 +49,9 @@ async def unlimited(request: Request) -> str:
     return "ok"
 
 
-def make_scope(path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "http_version": "1.1",
-        "method": "POST",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"bench")],
-        "scheme": "http",
-        "root_path": "",
-        "client": ("127.0.0.1", 1),
-        "server": ("bench", 80),
-    }
-
-
-async def receive() -> dict[str, Any]:
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-
-async def send(message: dict[str, Any]) -> None:
-    return None
-
-
 async def per_request(path: str, n: int = 20_000) -> float:
     """Microseconds per request."""
-    scope = make_scope(path)
+    scope = {**make_scope(path, None), "method": "POST"}
     for _ in range(2_000):
         await app(dict(scope), receive, send)
     start = time.perf_counter()
