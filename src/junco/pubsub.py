@@ -252,8 +252,7 @@ class Subscription:
     def __aiter__(self) -> Subscription:
         return self
 
-    async def __anext__(self) -> Any:
-        return await self.get()
+    __anext__ = get  # one coroutine per message, not two
 
 
 # -- the broadcast -------------------------------------------------------------------------
