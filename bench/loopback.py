@@ -9,6 +9,10 @@ median req/s and median p99 latency over the rounds.
 
     python bench/loopback.py --rounds 2 --duration 3
     python bench/loopback.py --frameworks junco,starlette --endpoints text,json
+
+``--runner junco`` serves each app through ``junco.server.run`` instead (what ``junco
+run`` configures, access log off), with ``--server uvicorn`` (``--http httptools`` or
+``h11``) or ``--server granian``: the server comparison in docs/deployment.md.
 """
 
 import argparse
@@ -84,15 +88,31 @@ def free_port() -> int:
         return port
 
 
+def junco_command(args: argparse.Namespace, target: str, port: int) -> list[str]:
+    """Serve ``target`` the way ``junco run`` does (``junco.server.run``), quietly."""
+    options: dict[str, object] = {"server": "granian"}
+    if args.server != "granian":
+        options = {"log_level": "warning", "access_log": False, "loop": args.loop}
+        options["http"] = args.http
+    code = (
+        f"import sys; sys.path.insert(0, {str(report.BENCH_DIR)!r}); "
+        f"from junco.server import run; run({target!r}, port={port}, **{options!r})"
+    )
+    return [sys.executable, "-c", code]
+
+
 class Server:
-    """One ``uvicorn`` process serving ``target`` on 127.0.0.1."""
+    """One server process (uvicorn, or ``junco.server.run``) serving ``target`` on 127.0.0.1."""
 
     def __init__(self, args: argparse.Namespace, target: str) -> None:
         self.target = target
         self.port = free_port()
-        cmd = [sys.executable, "-m", "uvicorn", target, "--app-dir", str(report.BENCH_DIR)]
-        cmd += ["--host", HOST, "--port", str(self.port), "--no-access-log"]
-        cmd += ["--log-level", "warning", "--loop", args.loop, "--http", args.http]
+        if args.runner == "junco":
+            cmd = junco_command(args, target, self.port)
+        else:
+            cmd = [sys.executable, "-m", "uvicorn", target, "--app-dir", str(report.BENCH_DIR)]
+            cmd += ["--host", HOST, "--port", str(self.port), "--no-access-log"]
+            cmd += ["--log-level", "warning", "--loop", args.loop, "--http", args.http]
         # Owned by this object for the server's lifetime; closed in close().
         self.log: IO[str] = tempfile.TemporaryFile("w+")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -117,9 +137,18 @@ class Server:
                 time.sleep(0.05)
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time the server process and its workers have used so far."""
+        ticks, todo = 0, [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    todo += [int(c) for c in (task / "children").read_text().split()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # a process that just ended
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         self.proc.terminate()
@@ -151,7 +180,7 @@ def run_wrk(args: argparse.Namespace, port: int, ep: Endpoint, seconds: int) -> 
     if ep.method == "POST":
         cmd += ["-s", str(LUA)]
     cmd.append(f"http://{HOST}:{port}{ep.path}")
-    env = {**os.environ, "WRK_BODY": ECHO_BODY.decode()}
+    env = {**os.environ, "WRK_BODY": (ep.body or ECHO_BODY).decode()}
     out = subprocess.run(
         pinned(args.wrk_cpu, cmd), capture_output=True, text=True, env=env, timeout=seconds + 60
     )
@@ -290,12 +319,12 @@ def main() -> int:
     problems = [f"- {fw} `{k}`: {c.failed}" for (fw, k), c in cells.items() if c.failed]
     problems += [f"- {fw} `{k}`: {'; '.join(c.errors)}" for (fw, k), c in cells.items() if c.errors]
     pinning = (
-        f"uvicorn on CPU {args.server_cpu}, wrk on CPU {args.wrk_cpu} (taskset)"
+        f"server on CPU {args.server_cpu}, wrk on CPU {args.wrk_cpu} (taskset)"
         if args.server_cpu is not None
         else "none"
     )
     extra = {
-        "server": f"uvicorn, 1 worker, --loop {args.loop} --http {args.http}",
+        "server": server_description(args),
         "load": f"{wrk_version()}; -t{args.threads} -c{args.connections} -d{args.duration}s "
         f"--latency, {args.warmup} s warm-up per cell",
         "pinning": pinning,
@@ -318,6 +347,13 @@ def main() -> int:
     return 0
 
 
+def server_description(args: argparse.Namespace) -> str:
+    if args.runner == "junco" and args.server == "granian":
+        return "granian through junco.server.run, 1 worker"
+    where = "through junco.server.run, " if args.runner == "junco" else ""
+    return f"uvicorn {where}1 worker, --loop {args.loop} --http {args.http}"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     fws, eps = list(apps.FRAMEWORKS), list(ENDPOINTS)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -330,6 +366,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--endpoints", type=csv(eps), default=eps, help=",".join(eps))
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
     parser.add_argument("--http", choices=["auto", "h11", "httptools"], default="auto")
+    parser.add_argument(
+        "--runner", choices=["uvicorn", "junco"], default="uvicorn",
+        help="start servers with uvicorn's command (default) or junco.server.run",
+    )  # fmt: skip
+    parser.add_argument(
+        "--server", choices=["uvicorn", "granian"], default="uvicorn",
+        help="with --runner junco: the server junco starts",
+    )  # fmt: skip
     parser.add_argument("--server-cpu", type=int, default=0, help="CPU for uvicorn (default 0)")
     parser.add_argument("--wrk-cpu", type=int, default=1, help="CPU for wrk (default 1)")
     parser.add_argument("--no-pin", action="store_true", help="do not use taskset")

@@ -55,6 +55,8 @@ MODULES: tuple[str, ...] = (
     "junco.redirects",
     "junco.pubsub",
     "junco.controllers",
+    "junco.typed",
+    "junco.openapi",
     "junco.wsgi",
     "junco.middleware.ratelimit",
     "junco.stores.ratelimit_memory",

@@ -69,6 +69,9 @@ def test_run_defaults() -> None:
         "workers": 1,
         "reload": False,
         "server": "uvicorn",
+        "header_timeout": 10.0,
+        "keep_alive_timeout": 5.0,
+        "max_connections": 4096,
     }
 
 
@@ -76,7 +79,8 @@ def test_run_every_option() -> None:
     args = parse(
         "run", "m:app", "--host", "0.0.0.0", "--port", "8080", "--workers", "3", "--reload",
         "--server", "uvicorn", "--debug", "--certfile", "c.pem", "--keyfile", "k.pem",
-        "--log-level", "warning",
+        "--log-level", "warning", "--header-timeout", "2.5", "--keep-alive-timeout", "1",
+        "--max-connections", "64",
     )  # fmt: skip
     assert cli.run_options(args) == {
         "host": "0.0.0.0",
@@ -87,7 +91,25 @@ def test_run_every_option() -> None:
         "server": "uvicorn",
         "ssl": TLSFiles("c.pem", "k.pem"),
         "log_level": "warning",
+        "header_timeout": 2.5,
+        "keep_alive_timeout": 1.0,
+        "max_connections": 64,
     }
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--header-timeout", "0"],
+        ["--header-timeout", "inf"],
+        ["--keep-alive-timeout", "-1"],
+        ["--max-connections", "0"],
+    ],
+)
+def test_bounds_must_be_positive(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse("run", "m:app", *argv)
+    assert "must be" in capsys.readouterr().err
 
 
 def test_log_level_goes_to_the_chosen_server() -> None:

@@ -390,7 +390,6 @@ def _define(body: dict[str, Any]) -> type[Controller]:
         ("def ws_room(self, request, ws): pass", "must be an async method"),
         ("async def page(self, request, flag: bool): pass", "must be str, int or float"),
         ("async def page(self, request, x: dict = None): pass", "unsupported annotation"),
-        ("async def page(self, request, x: int | str = 1): pass", "unsupported annotation"),
         ("async def page(self, request, x: list[dict] = None): pass", "unsupported annotation"),
         ("async def page(self, request, x: 'Nope' = None): pass", "cannot resolve"),
         ("async def ws_(self, request, ws): pass", "route name is empty"),

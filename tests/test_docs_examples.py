@@ -40,6 +40,8 @@ PAGES = (
     "limits",
     "testing",
     "porting-from-microdot",
+    "typed-handlers",
+    "openapi",
     "scale-out",
 )
 MiB = 1024 * 1024
@@ -919,6 +921,75 @@ def test_converter_parser_error_is_no_match() -> None:
 
     with client_for(app) as client:
         assert client.get("/colors/zz").status_code == 404
+
+
+# -- typed handlers and OpenAPI ---------------------------------------------------------------
+
+
+@covers("typed_handlers_1")
+def test_typed_handlers_bodies_and_query() -> None:
+    with example("typed_handlers_1") as client:
+        r = client.post("/items", body={"name": "pen", "price": 1.5})
+        assert (r.status_code, r.json) == (201, {"name": "pen", "price": 1.5, "tags": []})
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        r = client.post("/items", body="name=ink&price=2&tags=blue&tags=black", headers=form)
+        assert r.json == {"name": "ink", "price": 2.0, "tags": ["blue", "black"]}
+        assert client.get("/items/1").json == {"name": "pen"}
+        assert client.get("/items/2?verbose=true").json == {
+            "name": "ink",
+            "tags": ["blue", "black"],
+        }
+        assert client.get("/items/9").status_code == 404
+        bad = client.post("/items", body={"name": "x", "price": "cheap", "tags": [1]})
+        assert bad.status_code == 422
+        errors = bad.json["error"]["errors"]
+        assert [e["loc"] for e in errors] == [["body", "price"], ["body", "tags", 0]]
+        r = client.get("/items/1?verbose=perhaps")
+        assert r.json["error"]["errors"][0]["loc"] == ["query", "verbose"]
+
+
+@covers("typed_handlers_2")
+def test_typed_handlers_query_headers_cookies_controllers() -> None:
+    with example("typed_handlers_2") as client:
+        r = client.get(
+            "/search?q=tea&page=2&sort=old&tag=a&tag=b", headers={"Cookie": "theme=dark"}
+        )
+        assert r.json == {"q": "tea", "page": 2, "sort": "old", "tags": ["a", "b"], "theme": "dark"}
+        r = client.get("/search?sort=sideways")
+        locs = [e["loc"] for e in r.json["error"]["errors"]]
+        assert locs == [["query", "q"], ["query", "sort"]]
+        item = "3f2c1b9e-8f43-4c55-9b4f-3b1d2e6a7c10"
+        assert client.post("/orders/place", body={"item": item}).json == {
+            "item": item,
+            "quantity": 1,
+        }
+        assert client.post("/orders/place", body={"item": "x"}).status_code == 422
+
+
+@covers("openapi_1")
+def test_openapi_document_and_docs() -> None:
+    from openapi_spec_validator import validate
+
+    with example("openapi_1") as client:
+        doc = client.get("/openapi.json").json
+        validate(doc)
+        assert set(doc["paths"]) == {"/items/{id}", "/items"}
+        show = doc["paths"]["/items/{id}"]["get"]
+        assert show["summary"] == "Show one item."
+        assert show["parameters"][0]["schema"]["type"] == "integer"
+        assert "404" in show["responses"]
+        create = doc["paths"]["/items"]["post"]
+        assert create["security"] == [{"TokenAuth": []}]
+        assert {"201", "401", "422"} <= set(create["responses"])
+        assert client.get("/docs").headers["Content-Type"].startswith("text/html")
+        assert client.post("/items", body={"name": "ink", "price": 2}).status_code == 401
+        r = client.post(
+            "/items",
+            body={"name": "ink", "price": 2},
+            headers={"Authorization": "Bearer let-me-in"},
+        )
+        assert r.status_code == 201
+        assert client.get("/items/2").json == {"name": "ink", "price": 2.0}
 
 
 # -- scale-out -------------------------------------------------------------------------------

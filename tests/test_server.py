@@ -105,12 +105,52 @@ def test_uvicorn_options_are_the_safe_defaults() -> None:
     assert options["proxy_headers"] is False
     assert options["lifespan"] == "on"
     assert options["timeout_graceful_shutdown"] == srv.GRACEFUL_SHUTDOWN
-    assert options["h11_max_incomplete_event_size"] == 10_000 + srv.HEADER_ROOM
-    assert "limit_concurrency" not in options
+    assert options["h11_max_incomplete_event_size"] > srv.max_head(app) == 10_000 + srv.HEADER_ROOM
+    assert options["limit_concurrency"] == srv.MAX_CONNECTIONS
+    assert options["timeout_keep_alive"] == srv.KEEP_ALIVE_TIMEOUT
+    assert options["http"] == "junco._uvicorn:HttpToolsProtocol"
+    assert options["ws"] == "junco._uvicorn:WebSocketProtocol"
     assert not any(k.startswith("ssl") for k in options)
     # Every key is a real uvicorn setting: Config takes them all.
     config = uvicorn.Config(app, **options)
     assert (config.host, config.port, config.server_header) == ("127.0.0.1", 8123, False)
+    config.load()
+    assert config.http_protocol_class.__name__ == "HttpToolsProtocol"
+    assert config.http_protocol_class.__module__ == "junco._uvicorn"
+
+
+@pytest.mark.parametrize(
+    ("parser", "expected"),
+    [
+        ("h11", "junco._uvicorn:H11Protocol"),
+        ("httptools", "junco._uvicorn:HttpToolsProtocol"),
+        ("auto", "junco._uvicorn:HttpToolsProtocol"),
+        ("my.module:Protocol", "my.module:Protocol"),
+    ],
+)
+def test_uvicorn_parser_names_map_to_junco_protocols(parser: str, expected: str) -> None:
+    assert srv._uvicorn_parser({"http": parser})["http"] == expected
+    assert srv._uvicorn_parser({}) == {}
+
+
+def test_bounds_are_checked() -> None:
+    with pytest.raises(ConfigurationError, match="positive"):
+        srv.Bounds(header_timeout=0)
+    with pytest.raises(ConfigurationError, match="at least 1"):
+        srv.Bounds(max_connections=0)
+
+
+def test_head_limits_reach_the_protocol_through_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from junco import _uvicorn
+
+    monkeypatch.delenv(_uvicorn.ENV_HEAD, raising=False)
+    assert _uvicorn.head_limits() == (srv.HEADER_TIMEOUT, _uvicorn.MAX_HEAD)
+    app = Junco(max_header_bytes=1000)
+    with srv._environ(srv._head_env(app, srv.Bounds(header_timeout=2.5))):
+        assert _uvicorn.head_limits() == (2.5, 1000 + srv.HEADER_ROOM)
+    assert _uvicorn.ENV_HEAD not in os.environ
 
 
 def test_uvicorn_loads_tls_files(tmp_path: Path) -> None:
@@ -140,7 +180,7 @@ def test_hypercorn_config_defaults_tls_and_options(tmp_path: Path) -> None:
     assert config.bind == ["[::1]:8443"]
     assert config.include_server_header is False
     assert config.graceful_timeout == srv.GRACEFUL_SHUTDOWN
-    assert config.h11_max_incomplete_size == 32 * 1024 + srv.HEADER_ROOM
+    assert config.h11_max_incomplete_size == 32 * 1024 + srv.HEADER_ROOM == srv.max_head()
     assert (config.certfile, config.keyfile, config.keyfile_password) == ("c.pem", "k.pem", "pw")
     assert config.keep_alive_timeout == 3
     assert srv.hypercorn_config("127.0.0.1", 1, None, {}).bind == ["127.0.0.1:1"]
@@ -322,7 +362,7 @@ def test_stopper_calls_its_callback_once() -> None:
 def test_worker_env_is_restored(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(srv.ENV_DEBUG, "keep")
     monkeypatch.delenv(srv.ENV_APP, raising=False)
-    with srv._worker_env("m:app", True):
+    with srv._environ(srv._worker_env("m:app", True)):
         assert os.environ[srv.ENV_APP] == "m:app"
         assert os.environ[srv.ENV_DEBUG] == "1"
         assert os.environ[srv.ENV_SUPERVISOR] == str(os.getpid())
@@ -420,6 +460,7 @@ def test_gunicorn_worker_carries_junco_settings() -> None:
     assert settings["server_header"] is False
     assert settings["proxy_headers"] is False
     assert settings["lifespan"] == "on"
+    assert settings["http"] == "junco._uvicorn:HttpToolsProtocol"
     assert "host" not in settings
     assert "port" not in settings
     with pytest.raises(AttributeError, match="no_such_name"):

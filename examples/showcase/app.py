@@ -21,6 +21,7 @@ from junco.middleware.stack import Stack, secure_stack
 from junco.pubsub import Broadcast
 
 from . import accounts, notes, pages, realtime
+from .api import create_api
 from .config import Config
 from .repository import User, make_repository
 from .services import Services
@@ -71,6 +72,8 @@ def create_app(config: Config | None = None) -> Junco:
     notes.register(app, services)
     realtime.register(app, services)
     app.mount(create_tour(), url_prefix="/tour", local=True)
+    # The typed JSON API with bearer tokens; its docs are /api/v1/docs.
+    app.mount(create_api(services), url_prefix="/api/v1", local=True)
     return app
 
 

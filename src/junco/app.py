@@ -38,6 +38,8 @@ class Junco:
         max_query_fields: Most fields in a query string (400 above).
         max_json_depth: Deepest JSON nesting accepted (400 above).
         max_header_bytes: Most bytes of request headers (431 above).
+        body_timeout: Seconds the request body may stall (no data arriving)
+            before the read fails with 408; ``None`` for no limit.
         default_content_type: Content type of str/bytes responses.
         lifespan_startup: ``f(scope)``, sync or async, run at startup.
         lifespan_shutdown: ``f(scope)``, sync or async, run at shutdown.
@@ -54,6 +56,7 @@ class Junco:
         max_query_fields: int = 1000,
         max_json_depth: int = 64,
         max_header_bytes: int = 32 * 1024,
+        body_timeout: float | None = 30.0,
         default_content_type: str | None = None,
         lifespan_startup: Callable[..., Any] | None = None,
         lifespan_shutdown: Callable[..., Any] | None = None,
@@ -66,6 +69,7 @@ class Junco:
         self.max_query_fields = max_query_fields
         self.max_json_depth = max_json_depth
         self.max_header_bytes = max_header_bytes
+        self.body_timeout = body_timeout
         self.default_content_type = default_content_type or Response.default_content_type
         self.router = Router()
         self.before_request_handlers: list[_hooks.Hook] = []
@@ -101,7 +105,11 @@ class Junco:
         self.default_ct = _content_type_bytes(value)
 
     def register_type(
-        self, name: str, pattern: str = "[^/]+", parser: Parser | None = None
+        self,
+        name: str,
+        pattern: str = "[^/]+",
+        parser: Parser | None = None,
+        schema: Mapping[str, Any] | None = None,
     ) -> None:
         """Add a URL argument type for this app only (``<name:arg>``).
 
@@ -109,27 +117,39 @@ class Junco:
             name: The type name used in patterns.
             pattern: The regex one argument of this type matches.
             parser: Converts the matched text; returning ``None`` means no match.
+            schema: Its JSON Schema in the OpenAPI document (``junco.openapi``).
         """
         self.router.register_type(name, pattern, parser)
+        if schema is not None:
+            self.extensions.setdefault("junco.path_schemas", {})[name] = dict(schema)
 
     # -- routes ------------------------------------------------------------------------
 
-    def route(self, url_pattern: str, methods: list[str] | None = None) -> Callable[[F], F]:
+    def route(
+        self, url_pattern: str, methods: list[str] | None = None, *, response_model: Any = None
+    ) -> Callable[[F], F]:
         """Register the decorated function for ``url_pattern`` and ``methods``.
 
         Args:
             url_pattern: e.g. ``/users/<int:id>``.
             methods: HTTP methods; ``['GET']`` when omitted.
+            response_model: Validate and serialise return values as this type
+                (see :mod:`junco.typed`); the return annotation otherwise.
         """
 
         def decorator(f: F) -> F:
-            self.add_route(url_pattern, f, methods)
+            self.add_route(url_pattern, f, methods, response_model=response_model)
             return f
 
         return decorator
 
     def add_route(
-        self, url_pattern: str, handler: Callable[..., Any], methods: list[str] | None = None
+        self,
+        url_pattern: str,
+        handler: Callable[..., Any],
+        methods: list[str] | None = None,
+        *,
+        response_model: Any = None,
     ) -> Route:
         """Register ``handler`` without a decorator; returns the route."""
         websocket = bool(getattr(handler, "_junco_websocket", False))
@@ -138,30 +158,35 @@ class Junco:
         else:
             ms = tuple(m.upper() for m in (methods or ["GET"]))
         pattern = URLPattern(url_pattern, self.router.converters)
+        if not websocket:
+            # Decided once, here: a handler with nothing to bind is returned as is.
+            from .typed import bind
+
+            handler = bind(self, handler, [a for a, _ in pattern.args], response_model)
         route = Route(self, pattern, ms, handler, _hooks.is_async_callable(handler), websocket)
         self.router.add(route)
         _hooks.bump()
         return route
 
-    def get(self, url_pattern: str) -> Callable[[F], F]:
+    def get(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['GET'])``."""
-        return self.route(url_pattern, ["GET"])
+        return self.route(url_pattern, ["GET"], response_model=response_model)
 
-    def post(self, url_pattern: str) -> Callable[[F], F]:
+    def post(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['POST'])``."""
-        return self.route(url_pattern, ["POST"])
+        return self.route(url_pattern, ["POST"], response_model=response_model)
 
-    def put(self, url_pattern: str) -> Callable[[F], F]:
+    def put(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['PUT'])``."""
-        return self.route(url_pattern, ["PUT"])
+        return self.route(url_pattern, ["PUT"], response_model=response_model)
 
-    def patch(self, url_pattern: str) -> Callable[[F], F]:
+    def patch(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['PATCH'])``."""
-        return self.route(url_pattern, ["PATCH"])
+        return self.route(url_pattern, ["PATCH"], response_model=response_model)
 
-    def delete(self, url_pattern: str) -> Callable[[F], F]:
+    def delete(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['DELETE'])``."""
-        return self.route(url_pattern, ["DELETE"])
+        return self.route(url_pattern, ["DELETE"], response_model=response_model)
 
     async def call_handler(self, route: Route, request: Request, args: Mapping[str, Any]) -> Any:
         """Call a route's handler: coroutines awaited, sync functions in a thread."""

@@ -169,6 +169,7 @@ class BaseAuth:
                 return await self._fail(request)
             return await _call_route(f, request, args, kwargs)
 
+        wrapper._junco_guard = (self, True)  # type: ignore[attr-defined]  # for junco.openapi
         return wrapper
 
     @overload
@@ -184,6 +185,7 @@ class BaseAuth:
             request.g.current_user = await self._user(request) or None
             return await _call_route(f, request, args, kwargs)
 
+        wrapper._junco_guard = (self, False)  # type: ignore[attr-defined]
         return wrapper
 
 

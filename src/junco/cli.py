@@ -30,12 +30,37 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--certfile", help="TLS certificate chain (PEM)")
     run.add_argument("--keyfile", help="TLS private key (PEM)")
     run.add_argument("--log-level", default=None, help="server log level (uvicorn, hypercorn)")
+    _add_bounds(run)
 
     routes = commands.add_parser("routes", help="print the route table")
     routes.add_argument("app", help=app_help)
     check = commands.add_parser("check", help="report configuration problems")
     check.add_argument("app", help=app_help)
     return parser
+
+
+def _add_bounds(run: argparse.ArgumentParser) -> None:
+    """The per-client bounds of ``junco run`` (see docs/deployment.md)."""
+    bounds = run.add_argument_group("client bounds (per worker)")
+    bounds.add_argument(
+        "--header-timeout", type=_seconds, default=server.HEADER_TIMEOUT, metavar="S",
+        help=f"seconds to send a complete request head (default {server.HEADER_TIMEOUT:g})",
+    )  # fmt: skip
+    bounds.add_argument(
+        "--keep-alive-timeout", type=_seconds, default=server.KEEP_ALIVE_TIMEOUT, metavar="S",
+        help=f"seconds an idle connection stays open (default {server.KEEP_ALIVE_TIMEOUT:g})",
+    )  # fmt: skip
+    bounds.add_argument(
+        "--max-connections", type=_positive, default=server.MAX_CONNECTIONS, metavar="N",
+        help=f"open connections per worker, 503 past it (default {server.MAX_CONNECTIONS})",
+    )  # fmt: skip
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -58,6 +83,9 @@ def run_options(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "reload": args.reload,
         "server": args.server,
+        "header_timeout": args.header_timeout,
+        "keep_alive_timeout": args.keep_alive_timeout,
+        "max_connections": args.max_connections,
     }
     if args.keyfile and not args.certfile:
         raise ConfigurationError("--keyfile needs --certfile")

@@ -23,6 +23,10 @@ Rules, checked when the class is defined or first instantiated:
   from the query string, then the urlencoded form, converted to its annotation
   (``str``, ``int``, ``float``, ``bool``, ``list[...]``, ``X | None``).
   Nothing is ever taken from cookies, headers or the session.
+- A method with a model parameter (the body), an ``Annotated[..., Header()]``
+  or ``Cookie()`` marker, a richer type (``UUID``, ``datetime``, ``Literal``...)
+  or a model return type is bound by :mod:`junco.typed` instead, like any
+  typed handler: invalid input is a 422 listing every error.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from . import typed
 from .app import Junco
 from .exceptions import HTTPException
 from .request import Request
@@ -103,6 +108,7 @@ class _Spec:
     websocket: bool
     params: tuple[_Param, ...]
     mode: str  # "async", "sync" or "gen" (a generator: create it, never in a thread)
+    typed: bool = False  # bound by junco.typed (bodies, headers, 422s) instead of _fill
 
 
 class Controller(Junco):
@@ -151,7 +157,8 @@ class Controller(Junco):
         # Fixed prefixes first, so that an index with path segments cannot shadow them.
         specs.sort(key=lambda s: s.pattern.startswith("/<") or s.pattern == "/")
         for spec in specs:
-            self.add_route(spec.pattern, _endpoint(self, spec), list(spec.methods or ["GET"]))
+            handler = getattr(self, spec.attr) if spec.typed else _endpoint(self, spec)
+            self.add_route(spec.pattern, handler, list(spec.methods or ["GET"]))
 
 
 # -- discovering routes --------------------------------------------------------------------
@@ -200,10 +207,15 @@ def _spec(name: str, fn: Callable[..., Any]) -> _Spec:
         raise TypeError(f"{where}: a controller route takes {wanted}")
     pattern = "" if base == "index" else "/" + base
     query: list[_Param] = []
+    typed_ = not websocket and _wants_typed(fn, params[fixed:])
     for p in params[fixed:]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise TypeError(f"{where}: declare each parameter instead of *{p.name}/**{p.name}")
         hint = hints.get(p.name, str)
+        if typed_:
+            if p.kind in _POSITIONAL and p.default is _MISSING and hint in _PATH_TYPES:
+                pattern += f"/<{_PATH_TYPES[hint]}{p.name}>"
+            continue  # everything else is junco.typed's to bind
         if p.kind in _POSITIONAL and p.default is _MISSING:
             if hint not in _PATH_TYPES:
                 raise TypeError(f"{where}: path parameter {p.name!r} must be str, int or float")
@@ -216,7 +228,26 @@ def _spec(name: str, fn: Callable[..., Any]) -> _Spec:
         mode = "gen"
     elif not inspect.iscoroutinefunction(fn):
         mode = "sync"
-    return _Spec(name, pattern or "/", allowed, websocket, tuple(query), mode)
+    return _Spec(name, pattern or "/", allowed, websocket, tuple(query), mode, typed_)
+
+
+def _wants_typed(fn: Callable[..., Any], params: list[inspect.Parameter]) -> bool:
+    """Whether a method needs :mod:`junco.typed`: a model, a header/cookie, a rich type."""
+    raw = inspect.get_annotations(fn)
+    if typed.returns_model(typed.resolve_annotation(fn, raw.get("return"))):
+        return True
+    for p in params:
+        hint = typed.resolve_annotation(fn, raw.get(p.name))
+        if hint is None:
+            continue  # unannotated, or _hints reports what cannot be resolved
+        if typing.get_origin(hint) is typing.Annotated or typed.is_model(hint):
+            return True
+        try:
+            _query_type(hint, "")
+        except TypeError:
+            if typed.is_scalar(hint):  # UUID, datetime, Literal...: typed reads those
+                return True
+    return False
 
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -240,17 +271,10 @@ def _hints(fn: Callable[..., Any], names: list[str], where: str) -> dict[str, An
 
 def _evaluate_each(fn: Callable[..., Any], names: list[str], where: str) -> dict[str, Any]:
     raw = inspect.get_annotations(fn)
-    hints: dict[str, Any] = {}
-    for name in names:
-        value = raw.get(name, str)
-        if isinstance(value, str):
-            try:
-                # The developer's own annotation text, evaluated where it was written.
-                value = eval(value, fn.__globals__)  # noqa: S307
-            except Exception as exc:
-                raise TypeError(f"{where}: cannot resolve the annotation of {name!r}") from exc
-        hints[name] = value
-    return hints
+    return {
+        name: typed.resolve_annotation(fn, raw.get(name, str), f"{where}: parameter {name!r}")
+        for name in names
+    }
 
 
 def _query_type(hint: Any, where: str) -> tuple[type, bool]:

@@ -331,6 +331,7 @@ class Login:
                 return _forbidden(request)
             return await _call_route(f, request, args, kwargs)
 
+        wrapper._junco_guard = (self, True)  # type: ignore[attr-defined]  # for junco.openapi
         return wrapper
 
     def _unauthorized(self, request: Request) -> Response:

@@ -8,7 +8,8 @@ are left to ``request.stream``, which enforces ``max_content_length`` as it read
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ._parsing import json_loads, parse_cookies, parse_urlencoded
 from .datastructures import Headers, MultiDict
 from .exceptions import ClientDisconnect, HTTPException
-from .types import Receive, Scope
+from .types import Message, Receive, Scope
 
 if TYPE_CHECKING:
     from .app import Junco
@@ -293,7 +294,7 @@ class Request:
                 return
         if declared is not None:
             # The usual case: the whole declared body arrives in one message.
-            message = await self.receive()
+            message = await receive_body(self)
             if message["type"] == "http.disconnect":
                 raise ClientDisconnect()
             first = message.get("body", b"")
@@ -306,7 +307,7 @@ class Request:
         else:
             chunks, size, more = [], 0, True
         while more:
-            message = await self.receive()
+            message = await receive_body(self)
             if message["type"] == "http.disconnect":
                 raise ClientDisconnect()
             chunk = message.get("body", b"")
@@ -323,6 +324,61 @@ class Request:
                 self._stream = RequestStream(self, b"".join(chunks), not more, size)
                 return
         self._body = b"".join(chunks)
+
+
+async def receive_body(request: Request) -> Message:
+    """The next body message, waiting at most ``app.body_timeout`` for it.
+
+    A message the server already holds (nearly always) is taken without
+    arming a timer: ``receive`` is stepped once by hand, and only if it has
+    to wait does the rest of the wait run under the timeout.
+
+    Raises:
+        HTTPException: 408 when the client sends nothing for that long; the
+            response closes the connection, whose unread body is abandoned.
+    """
+    timeout = request.app.body_timeout
+    if timeout is None:
+        return await request.receive()
+    steps = request.receive().__await__()
+    try:
+        waiting_on = steps.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    try:
+        async with asyncio.timeout(timeout):
+            return await _Resumed(steps, waiting_on)
+    except TimeoutError:
+        raise HTTPException(408, headers={"Connection": "close"}) from None
+
+
+class _Resumed:
+    """Awaits an ``__await__`` iterator that has already yielded ``waiting_on``."""
+
+    __slots__ = ("_steps", "_waiting_on")
+
+    def __init__(self, steps: Any, waiting_on: Any) -> None:
+        self._steps = steps
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, Message]:
+        steps, value = self._steps, self._waiting_on
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                steps.close()
+                raise
+            except BaseException as exc:  # cancellation (the timeout) goes in, too
+                try:
+                    value = steps.throw(exc)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+            else:
+                try:
+                    value = steps.send(sent)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
 
 
 class RequestStream:
@@ -343,7 +399,7 @@ class RequestStream:
         """Receive one more chunk; False at the end of the body."""
         if self._done:
             return False
-        message = await self._request.receive()
+        message = await receive_body(self._request)
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
         chunk = message.get("body", b"")

@@ -13,11 +13,13 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
+from . import _draining
 from ._parsing import json_dumps
 from .datastructures import HeaderInput, Headers
 from .types import Receive, Send
@@ -59,6 +61,10 @@ class Response:
     status_code: int = 200
     reason: str | None = None
     body_iter: Any = None
+    farewell: bytes | None = None
+    """For endless streams (SSE): cut the body short when the server stops, and
+    send this as its last chunk. ``None``: the body runs to its end, within the
+    server's graceful timeout."""
     _headers: Headers | None = None
     _ctype: bytes | None = None  # None: the app's default content type
 
@@ -315,7 +321,7 @@ class Response:
             await _close_iter(self.body_iter)
             await send({"type": "http.response.body", "body": b""})
             return
-        await stream_body(self.body_iter, send, request.receive)
+        await stream_body(self.body_iter, send, request.receive, self.farewell)
 
 
 def _length_bytes(n: int) -> bytes:
@@ -391,9 +397,17 @@ async def _close_iter(body: Any) -> None:
         logger.warning("closing a response body failed", exc_info=True)
 
 
-async def stream_body(body: Any, send: Send, receive: Receive) -> None:
-    """Send ``body`` chunk by chunk; stop and close it if the client disconnects."""
+async def stream_body(
+    body: Any, send: Send, receive: Receive, farewell: bytes | None = None
+) -> None:
+    """Send ``body`` chunk by chunk; stop and close it if the client disconnects.
+
+    With a ``farewell``, the body is also cut short as soon as the server
+    starts stopping: it is closed, ``farewell`` is sent as the last chunk and
+    the response ends, so an endless stream does not hold the shutdown.
+    """
     disconnected = asyncio.Event()
+    stopped = asyncio.Event()
 
     async def watch() -> None:
         while True:
@@ -410,20 +424,32 @@ async def stream_body(body: Any, send: Send, receive: Receive) -> None:
 
     watcher = asyncio.ensure_future(watch())
     pumper = asyncio.ensure_future(pump())
+    waiting: set[asyncio.Future[Any]] = {watcher, pumper}
+    if farewell is not None:
+        waiting.add(asyncio.ensure_future(stopped.wait()))
     try:
-        await asyncio.wait({watcher, pumper}, return_when=asyncio.FIRST_COMPLETED)
+        with _draining.on_stop(stopped.set) if farewell is not None else nullcontext():
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if not pumper.done():
             pumper.cancel()
         try:
             await pumper
         except asyncio.CancelledError:
-            if not disconnected.is_set():
+            if not (disconnected.is_set() or stopped.is_set()):
                 raise
+            if stopped.is_set() and not disconnected.is_set():
+                await send({"type": "http.response.body", "body": farewell or b""})
         except OSError:
             pass  # the server refused to send: the client is gone
     finally:
-        watcher.cancel()
-        pumper.cancel()
+        for task in waiting:
+            if task is not pumper:
+                task.cancel()
+        if not pumper.done():
+            # Cancelled from outside: let the pump leave the body before closing
+            # it (closing a generator that is still running raises).
+            pumper.cancel()
+            await asyncio.wait({pumper})
         await _close_iter(body)
 
 

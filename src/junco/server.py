@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import os
 import signal
 import ssl as _ssl
@@ -28,6 +29,7 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
+from . import _draining
 from .exceptions import ConfigurationError
 
 SERVERS = ("uvicorn", "granian", "hypercorn")
@@ -35,6 +37,12 @@ GRACEFUL_SHUTDOWN = 10
 """Seconds the server waits for in-flight requests when stopping."""
 HEADER_ROOM = 16 * 1024
 """Bytes allowed for the request line and framing on top of the app's header limit."""
+HEADER_TIMEOUT = 10.0
+"""Seconds a client has to send a complete request head."""
+KEEP_ALIVE_TIMEOUT = 5.0
+"""Seconds an idle keep-alive connection stays open."""
+MAX_CONNECTIONS = 4096
+"""Open connections per worker before new requests get 503."""
 WORKER_TARGET = "junco.server:worker_app"
 ENV_APP = "JUNCO_APP"
 ENV_DEBUG = "JUNCO_DEBUG"
@@ -99,16 +107,51 @@ class _FixedContext:
         return self.context
 
 
-def uvicorn_options(host: str, port: int, tls: TLS, app: Any = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """What the server bounds for each client, per worker process.
+
+    Attributes:
+        header_timeout: Seconds a connection has to send a complete request
+            head, counted from when it opens or its last response ends; a
+            silent or dripping client is closed after it.
+        keep_alive_timeout: Seconds an idle keep-alive connection stays open.
+        max_connections: Open connections (and requests in flight) per worker;
+            past it, requests get 503 and the connection is closed.
+    """
+
+    header_timeout: float = HEADER_TIMEOUT
+    keep_alive_timeout: float = KEEP_ALIVE_TIMEOUT
+    max_connections: int = MAX_CONNECTIONS
+
+    def __post_init__(self) -> None:
+        if not self.header_timeout > 0 or not self.keep_alive_timeout > 0:
+            raise ConfigurationError("timeouts must be positive numbers of seconds")
+        if self.max_connections < 1:
+            raise ConfigurationError("max_connections must be at least 1")
+
+
+_PARSERS = {"auto": "HttpToolsProtocol", "httptools": "HttpToolsProtocol", "h11": "H11Protocol"}
+
+
+def max_head(app: Any = None) -> int:
+    """Bytes of request head the server accepts: the app's header limit plus framing."""
+    return int(getattr(app, "max_header_bytes", 32 * 1024)) + HEADER_ROOM
+
+
+def uvicorn_options(
+    host: str, port: int, tls: TLS, app: Any = None, bounds: Bounds | None = None
+) -> dict[str, Any]:
     """The ``uvicorn.Config`` keyword arguments junco uses before the caller's own.
 
     Args:
         host: Address to bind.
         port: Port to bind.
         tls: From :func:`tls_options`.
-        app: The app, when known, to size the h11 header buffer from its limit.
+        app: The app, when known, to size the request head limit from its own.
+        bounds: The per-client bounds (junco's defaults when ``None``).
     """
-    header_limit = getattr(app, "max_header_bytes", 32 * 1024)
+    bounds = bounds or Bounds()
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -118,7 +161,13 @@ def uvicorn_options(host: str, port: int, tls: TLS, app: Any = None) -> dict[str
         # Trust no forwarding headers unless told: junco's proxy middleware decides.
         "proxy_headers": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN,
-        "h11_max_incomplete_event_size": header_limit + HEADER_ROOM,
+        # junco's protocols add the head deadline and size cap uvicorn lacks.
+        "http": _PROTOCOLS + _PARSERS["httptools" if _has_httptools() else "h11"],
+        "ws": _PROTOCOLS + "WebSocketProtocol",
+        "timeout_keep_alive": bounds.keep_alive_timeout,
+        "limit_concurrency": bounds.max_connections,
+        # h11's own cap sits above junco's, which answers 431 first.
+        "h11_max_incomplete_event_size": 2 * max_head(app),
     }
     if isinstance(tls, TLSFiles):
         options.update(
@@ -127,6 +176,57 @@ def uvicorn_options(host: str, port: int, tls: TLS, app: Any = None) -> dict[str
     elif tls is not None:
         options["ssl_context_factory"] = _FixedContext(tls)
     return options
+
+
+_PROTOCOLS = "junco._uvicorn:"
+
+
+@cache
+def _has_httptools() -> bool:
+    return importlib.util.find_spec("httptools") is not None
+
+
+def _uvicorn_parser(options: dict[str, Any]) -> dict[str, Any]:
+    """Map ``http="h11"``/``"httptools"`` to junco's bounded protocol of that parser."""
+    parser = options.get("http")
+    if isinstance(parser, str) and parser in _PARSERS:
+        return options | {"http": _PROTOCOLS + _PARSERS[parser]}
+    return options
+
+
+@contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables (inherited by worker processes) for the block."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _head_env(app: Any, bounds: Bounds) -> dict[str, str]:
+    from ._uvicorn import ENV_HEAD, head_setting
+
+    return {ENV_HEAD: head_setting(bounds.header_timeout, max_head(app))}
+
+
+def _raise_file_limit(bounds: Bounds) -> None:
+    """Let a worker hold ``max_connections`` sockets: raise the soft RLIMIT_NOFILE if lower."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = bounds.max_connections + 256  # listening sockets, files, Redis, logs
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 # -- finding and loading the app --------------------------------------------------------
@@ -263,19 +363,8 @@ def worker_app() -> Any:
     return app
 
 
-@contextmanager
-def _worker_env(target: str, debug: bool) -> Iterator[None]:
-    values = {ENV_APP: target, ENV_DEBUG: "1" if debug else "0", ENV_SUPERVISOR: str(os.getpid())}
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+def _worker_env(target: str, debug: bool) -> dict[str, str]:
+    return {ENV_APP: target, ENV_DEBUG: "1" if debug else "0", ENV_SUPERVISOR: str(os.getpid())}
 
 
 # -- running ---------------------------------------------------------------------------
@@ -298,13 +387,17 @@ def run(
     workers: int = 1,
     reload: bool = False,
     server: str = "uvicorn",
+    header_timeout: float = HEADER_TIMEOUT,
+    keep_alive_timeout: float = KEEP_ALIVE_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
     **options: Any,
 ) -> None:
     """Serve ``app`` until interrupted (blocking).
 
-    SIGINT, SIGTERM and ``app.shutdown()`` stop the server gracefully: it
-    finishes in-flight requests (at most ``GRACEFUL_SHUTDOWN`` seconds), runs
-    the shutdown handlers and returns.
+    SIGINT, SIGTERM and ``app.shutdown()`` stop the server gracefully: open
+    SSE streams end and WebSockets close (1001) at once, in-flight requests
+    finish (at most ``GRACEFUL_SHUTDOWN`` seconds), the shutdown handlers run
+    and it returns.
 
     Args:
         app: The app, or an import string ``"module:app"``.
@@ -315,6 +408,10 @@ def run(
         workers: Number of worker processes.
         reload: Restart when a source file changes (uvicorn only; development).
         server: ``"uvicorn"``, ``"granian"`` or ``"hypercorn"``.
+        header_timeout: Seconds a client has to send a complete request head.
+        keep_alive_timeout: Seconds an idle keep-alive connection stays open.
+        max_connections: Open connections per worker; past it, 503 (uvicorn)
+            or new connections wait (granian).
         **options: Passed to the server's configuration, overriding junco's
             (``uvicorn.Config``, ``granian.Granian`` or hypercorn ``Config`` names).
 
@@ -329,31 +426,36 @@ def run(
         raise ConfigurationError("workers must be at least 1")
     if reload and server != "uvicorn":
         raise ConfigurationError("reload is supported with the uvicorn server only")
+    bounds = Bounds(header_timeout, keep_alive_timeout, max_connections)
     tls = tls_options(ssl)
+    _raise_file_limit(bounds)
     target = app if isinstance(app, str) else None
     if workers == 1 and not reload and server != "granian":
         obj = load_app(app) if target is not None else app
         if debug:
             obj.debug = True
-        if server == "uvicorn":
-            _run_uvicorn(obj, uvicorn_options(host, port, tls, obj) | options)
-        else:
-            _run_hypercorn(obj, host, port, tls, options)
+        with _environ(_head_env(obj, bounds)):
+            if server == "uvicorn":
+                settings = uvicorn_options(host, port, tls, obj, bounds)
+                _run_uvicorn(obj, settings | _uvicorn_parser(options))
+            else:
+                _run_hypercorn(obj, host, port, tls, bounds, options)
         return
     if isinstance(tls, _ssl.SSLContext):
         raise ConfigurationError(
             "an SSLContext cannot be handed to worker processes: pass ssl=(certfile, keyfile)"
         )
     target = target or import_string_for(app)
-    with _worker_env(target, debug):
+    with _environ(_worker_env(target, debug) | _head_env(None, bounds)):
         if server == "uvicorn":
             uvicorn = _require("uvicorn")
-            settings = uvicorn_options(host, port, tls) | {"factory": True, "workers": workers}
-            uvicorn.run(WORKER_TARGET, **(settings | {"reload": reload} | options))
+            settings = uvicorn_options(host, port, tls, None, bounds)
+            settings |= {"factory": True, "workers": workers, "reload": reload}
+            uvicorn.run(WORKER_TARGET, **(settings | _uvicorn_parser(options)))
         elif server == "granian":
-            _run_granian(host, port, workers, tls, options)
+            _run_granian(host, port, workers, tls, bounds, options)
         else:
-            _run_hypercorn_workers(host, port, workers, tls, options)
+            _run_hypercorn_workers(host, port, workers, tls, bounds, options)
 
 
 def _sigterm_handler(signum: int, frame: FrameType | None) -> None:
@@ -376,18 +478,28 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def _run_uvicorn(app: Any, settings: dict[str, Any]) -> None:
     uvicorn = _require("uvicorn")
     server = uvicorn.Server(uvicorn.Config(app, **settings))
+    with _serving(app, server):
+        try:
+            with _sigterm_as_interrupt():
+                server.run()
+        except KeyboardInterrupt:
+            pass
+
+
+@contextmanager
+def _serving(app: Any, server: Any) -> Iterator[None]:
+    """``app.server`` while a uvicorn server runs; a failed start becomes RuntimeError."""
     app.server = server
+    _draining.reset()
     try:
-        with _sigterm_as_interrupt():
-            server.run()
-    except KeyboardInterrupt:
-        pass
+        yield
     except SystemExit as exc:  # uvicorn exits when it cannot start; a library raises
         if server.started:
             raise
         raise RuntimeError(_NOT_STARTED) from exc
     finally:
         app.server = None
+        _draining.reset()
     if not server.started:
         raise RuntimeError(_NOT_STARTED)
 
@@ -399,6 +511,9 @@ async def start_server(
     debug: bool = False,
     ssl: Any = None,
     server: str = "uvicorn",
+    header_timeout: float = HEADER_TIMEOUT,
+    keep_alive_timeout: float = KEEP_ALIVE_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
     **options: Any,
 ) -> None:
     """Serve ``app`` inside the running event loop until ``app.shutdown()``.
@@ -410,6 +525,9 @@ async def start_server(
         debug: Set ``app.debug``.
         ssl: TLS settings, see :func:`tls_options`.
         server: ``"uvicorn"`` or ``"hypercorn"``.
+        header_timeout: Seconds a client has to send a complete request head.
+        keep_alive_timeout: Seconds an idle keep-alive connection stays open.
+        max_connections: Open connections before requests get 503 (uvicorn).
         **options: Passed to the server's configuration, overriding junco's.
 
     Raises:
@@ -419,24 +537,18 @@ async def start_server(
     if debug:
         app.debug = True
     tls = tls_options(ssl)
+    bounds = Bounds(header_timeout, keep_alive_timeout, max_connections)
     if server == "hypercorn":
-        await _serve_hypercorn(app, host, port, tls, options, handle_signals=False)
+        await _serve_hypercorn(app, host, port, tls, bounds, options, handle_signals=False)
         return
     if server != "uvicorn":
         raise ConfigurationError("start_server supports uvicorn and hypercorn; use run()")
     uvicorn = _require("uvicorn")
-    srv = uvicorn.Server(uvicorn.Config(app, **(uvicorn_options(host, port, tls, app) | options)))
-    app.server = srv
-    try:
-        await srv.serve()
-    except SystemExit as exc:
-        if srv.started:
-            raise
-        raise RuntimeError(_NOT_STARTED) from exc
-    finally:
-        app.server = None
-    if not srv.started:
-        raise RuntimeError(_NOT_STARTED)
+    settings = uvicorn_options(host, port, tls, app, bounds) | _uvicorn_parser(options)
+    with _environ(_head_env(app, bounds)):
+        srv = uvicorn.Server(uvicorn.Config(app, **settings))
+        with _serving(app, srv):
+            await srv.serve()
 
 
 def _bind(host: str, port: int) -> str:
@@ -444,19 +556,26 @@ def _bind(host: str, port: int) -> str:
 
 
 def hypercorn_config(
-    host: str, port: int, tls: TLS, options: Mapping[str, Any], app: Any = None
+    host: str,
+    port: int,
+    tls: TLS,
+    options: Mapping[str, Any],
+    app: Any = None,
+    bounds: Bounds | None = None,
 ) -> Any:
     """A hypercorn ``Config`` with junco's defaults, then ``options`` as attributes.
 
     Raises:
         ConfigurationError: an SSLContext (hypercorn takes files) or an unknown option.
     """
+    bounds = bounds or Bounds()
     config = _require("hypercorn.config").Config()
     config.bind = [_bind(host, port)]
     config.include_server_header = False
     config.include_date_header = True
     config.graceful_timeout = GRACEFUL_SHUTDOWN
-    config.h11_max_incomplete_size = getattr(app, "max_header_bytes", 32 * 1024) + HEADER_ROOM
+    config.h11_max_incomplete_size = max_head(app)
+    config.keep_alive_timeout = bounds.keep_alive_timeout
     config.accesslog = "-"
     if isinstance(tls, _ssl.SSLContext):
         raise ConfigurationError("hypercorn takes TLS files: pass ssl=(certfile, keyfile)")
@@ -470,33 +589,48 @@ def hypercorn_config(
     return config
 
 
-def _run_hypercorn(app: Any, host: str, port: int, tls: TLS, options: dict[str, Any]) -> None:
-    asyncio.run(_serve_hypercorn(app, host, port, tls, options, handle_signals=True))
+def _run_hypercorn(
+    app: Any, host: str, port: int, tls: TLS, bounds: Bounds, options: dict[str, Any]
+) -> None:
+    asyncio.run(_serve_hypercorn(app, host, port, tls, bounds, options, handle_signals=True))
 
 
 async def _serve_hypercorn(
-    app: Any, host: str, port: int, tls: TLS, options: dict[str, Any], handle_signals: bool
+    app: Any,
+    host: str,
+    port: int,
+    tls: TLS,
+    bounds: Bounds,
+    options: dict[str, Any],
+    handle_signals: bool,
 ) -> None:
     serve = _require("hypercorn.asyncio").serve
-    config = hypercorn_config(host, port, tls, options, app)
+    config = hypercorn_config(host, port, tls, options, app, bounds)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     app.server = Stopper(lambda: loop.call_soon_threadsafe(stop.set))
     signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
+
+    async def stopping() -> None:
+        await stop.wait()
+        _draining.begin()  # streams end now instead of holding the graceful stop
+
+    _draining.reset()
     try:
-        await serve(app, config, shutdown_trigger=stop.wait, mode="asgi")
+        await serve(app, config, shutdown_trigger=stopping, mode="asgi")
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
         app.server = None
+        _draining.reset()
 
 
 def _run_hypercorn_workers(
-    host: str, port: int, workers: int, tls: TLS, options: dict[str, Any]
+    host: str, port: int, workers: int, tls: TLS, bounds: Bounds, options: dict[str, Any]
 ) -> None:
-    config = hypercorn_config(host, port, tls, {"workers": workers} | options)
+    config = hypercorn_config(host, port, tls, {"workers": workers} | options, None, bounds)
     # hypercorn evaluates the part after the colon, so a call makes it a factory.
     config.application_path = WORKER_TARGET + "()"
     code = _require("hypercorn.run").run(config)
@@ -504,10 +638,15 @@ def _run_hypercorn_workers(
         raise RuntimeError(f"hypercorn exited with status {code}")
 
 
-def _run_granian(host: str, port: int, workers: int, tls: TLS, options: dict[str, Any]) -> None:
+def _run_granian(
+    host: str, port: int, workers: int, tls: TLS, bounds: Bounds, options: dict[str, Any]
+) -> None:
     granian = _require("granian")
-    # A bounded read buffer bounds the request head, as h11's limit does for uvicorn.
-    http1 = _require("granian.http").HTTP1Settings(max_buffer_size=32 * 1024 + HEADER_ROOM)
+    # A bounded read buffer bounds the request head, as h11's limit does for uvicorn;
+    # hyper's header read timeout also covers a silent or idle connection.
+    http1 = _require("granian.http").HTTP1Settings(
+        max_buffer_size=max_head(), header_read_timeout=round(bounds.header_timeout * 1000)
+    )
     settings: dict[str, Any] = {
         "http1_settings": http1,
         "address": host,
@@ -515,6 +654,10 @@ def _run_granian(host: str, port: int, workers: int, tls: TLS, options: dict[str
         "interface": _require("granian.constants").Interfaces.ASGI,
         "workers": workers,
         "factory": True,
+        # Requests in flight per worker; granian's default (backlog / workers)
+        # stalls a worker at 1,024 open streams.
+        "backpressure": bounds.max_connections,
+        "backlog": max(2048, bounds.max_connections),
         # Also ends a known granian hang when a signal arrives while workers start.
         "workers_kill_timeout": GRACEFUL_SHUTDOWN,
     }

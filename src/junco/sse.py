@@ -41,6 +41,7 @@ logger = logging.getLogger("junco")
 DEFAULT_KEEPALIVE = 15.0
 _MAX_PENDING = 16
 _KEEPALIVE = b": keep-alive\n\n"
+_FAREWELL = b": server shutting down\n\n"
 _BURST = 16  # writes that did not wait before yielding to the loop once
 
 Handler = Callable[..., Awaitable[Any]]
@@ -293,7 +294,9 @@ def sse_response(
         "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
     }
-    return _SSEResponse(_EventStream(sse, run, keepalive), headers=headers)
+    response = _SSEResponse(_EventStream(sse, run, keepalive), headers=headers)
+    response.farewell = _FAREWELL  # a server shutdown ends the stream at once
+    return response
 
 
 def _check_keepalive(keepalive: float | None) -> None:

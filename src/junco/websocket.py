@@ -19,6 +19,9 @@ Theory of operation:
 - The handler runs in a child task, so that this cancellation never reaches
   the server's own task; the supervisor tells "cancelled because the client
   left" (swallowed) from "the server is cancelling us" (propagated).
+- When the server starts stopping, an open connection is closed with 1001
+  (going away) and the handler ends as if the client had left, instead of
+  holding the shutdown for the server's whole graceful timeout.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import urlsplit
 
-from . import _hooks
+from . import _draining, _hooks
 from ._dispatch import _after, error_response, scan_headers
 from .coerce import make_response
 from .datastructures import HeaderInput, Headers
@@ -53,6 +56,7 @@ DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
 _INBOX = 4
 _CONNECTING, _OPEN, _CLOSED = 0, 1, 2
 _REFUSED = 1008  # policy violation; servers answer a pre-accept close with 403 anyway
+_GOING_AWAY = 1001
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -389,10 +393,18 @@ async def _session(fn: Handler, options: _Options, request: Request, args: dict[
     # Scheduled after the handler: it always gets to run before a disconnect
     # that was already waiting can cancel it.
     ws._start_reader()
+    leaving: list[asyncio.Task[None]] = []  # holds the closing task until it ends
     try:
-        return await _supervise(ws, task)
+        with _draining.on_stop(lambda: leaving.append(asyncio.ensure_future(_going_away(ws)))):
+            return await _supervise(ws, task)
     finally:
         ws._stop_reader()
+
+
+async def _going_away(ws: WebSocket) -> None:
+    """The server is stopping: close with 1001 and end the handler like a departure."""
+    await ws.close(_GOING_AWAY, "server shutting down")
+    ws._lost(_GOING_AWAY, "server shutting down")
 
 
 async def _supervise(ws: WebSocket, task: asyncio.Future[Any]) -> Any:

@@ -36,6 +36,12 @@ async def stacked(request: Request) -> None:
     return None
 
 
+@app.post("/typed", response_model=dict)
+@app.get("/typed")
+async def typed_view(request: Request, page: int = 1) -> dict[str, int]:
+    return {"page": page}
+
+
 @app.before_request
 def before(request: Request) -> Response | None:
     return None
@@ -77,6 +83,7 @@ async def check(request: Request, response: Response) -> None:
     assert_type(sync_view(request), str)
     assert_type(await post_view(request), tuple[str, int])
     assert_type(await stacked(request), None)
+    assert_type(await typed_view(request, page=2), dict[str, int])
     assert_type(before(request), Response | None)
     assert_type(await after(request, response), Response)
     assert_type(after_error(request, response), None)
