@@ -43,6 +43,7 @@ APPS = {
     "junco": "fanout_apps.junco_fanout:app",
     "starlette": "fanout_apps.starlette_fanout:app",
     "sse-starlette": "fanout_apps.sse_starlette_fanout:app",
+    "bare": "fanout_apps.bare_fanout:app",
 }
 TICKS = os.sysconf("SC_CLK_TCK")
 

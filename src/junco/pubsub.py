@@ -189,6 +189,7 @@ class Subscription:
         self._max_queue = max_queue
         self._queue: deque[Any] = deque()  # decoded messages, or _Json payloads
         self._waiters: list[asyncio.Future[None]] = []
+        self._new_waiter = asyncio.get_running_loop().create_future
         self._closed = False
 
     @property
@@ -235,7 +236,7 @@ class Subscription:
                     raise SubscriberDropped(f"subscriber of {self.channel!r} fell behind")
                 if self._closed:
                     raise StopAsyncIteration
-                waiter = asyncio.get_running_loop().create_future()
+                waiter: asyncio.Future[None] = self._new_waiter()
                 self._waiters.append(waiter)
                 try:
                     await waiter
