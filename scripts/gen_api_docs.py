@@ -47,6 +47,10 @@ MODULES: tuple[str, ...] = (
     "junco.sse",
     "junco.testing",
     "junco.paths",
+    "junco.errors",
+    "junco.urls",
+    "junco.flash",
+    "junco.origins",
     "junco.cors",
     "junco.csrf",
     "junco.auth",
@@ -65,6 +69,8 @@ MODULES: tuple[str, ...] = (
     "junco.middleware.html_inject",
     "junco.middleware.stack",
     "junco.checks",
+    "junco.compat.microdot",
+    "junco.compat.microdot.wsgi",
 )
 
 HEADER = """\

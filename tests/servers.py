@@ -7,7 +7,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import uvicorn
 
@@ -25,7 +27,7 @@ def serve(app: Any, **config: Any) -> Iterator[str]:
 
     Extra keyword arguments go to ``uvicorn.Config`` (``http="h11"``, ...).
     """
-    port = free_port()
+    port = config.pop("port", None) or free_port()
     options: dict[str, Any] = {"log_level": "warning", "lifespan": "on"}
     options.update(config)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
@@ -40,4 +42,29 @@ def serve(app: Any, **config: Any) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
+        thread.join(10)
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietWSGIHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve_wsgi(wsgi: Any) -> Iterator[str]:
+    """Run a WSGI app on wsgiref's server (a thread per request); yield its base URL."""
+    server = make_server(
+        "127.0.0.1", 0, wsgi, server_class=_ThreadingWSGIServer, handler_class=_QuietWSGIHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
         thread.join(10)

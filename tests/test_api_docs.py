@@ -370,7 +370,7 @@ def test_methods_drop_self_and_properties_show_their_type() -> None:
     names = {m.name for m in gen.members(junco.Junco)}
     assert {"route", "add_middleware", "mount", "default_content_type"} <= names
     route = next(m for m in gen.members(junco.Junco) if m.name == "route")
-    assert route.code.replace("\n    ", "").startswith("def route(url_pattern: str")
+    assert " ".join(route.code.split()).startswith("def route( url_pattern: str,")  # no self
     limits = {m.name: m for m in gen.members(junco.Request) if m.label == "class attribute"}
     assert limits["max_content_length"].code == (
         "max_content_length: ClassVar[int] = " + str(16 * 1024 * 1024)

@@ -48,7 +48,8 @@ def test_session_secret_cookie_and_store_findings() -> None:
     app = Junco()
     SecurityHeaders(app)
     AllowedHosts(app, hosts=["example.com"])
-    Session(app, secret_key="x" * 20, secure=False, store=MemoryStore())
+    session = Session(app, secret_key="x" * 32, secure=False, store=MemoryStore())
+    session.secret_key = "x" * 20  # changed after construction, which checked it
     assert codes(app) == ["J004", "J005", "J008", "J012"]
 
 
@@ -89,6 +90,38 @@ def test_a_registered_login_needs_a_session_and_a_rate_limit() -> None:
     assert codes(app) == ["J011", "J010"]
     Session(app, secret_key=SECRET, absolute_timeout=86400)
     assert codes(app) == ["J010"]
+
+
+def test_components_are_found_by_type_so_subclasses_count() -> None:
+    class MyHeaders(SecurityHeaders):
+        pass
+
+    class MyHosts(AllowedHosts):
+        pass
+
+    app = Junco()
+    MyHeaders(app)
+    MyHosts(app, hosts=["example.com"])
+    assert codes(app) == []
+    assert app.component(SecurityHeaders) is not None
+    assert app.component(Session) is None
+
+
+def test_foreign_mounts_under_body_policies_are_flagged() -> None:
+    from junco.csrf import CSRF
+
+    async def foreign(scope: object, receive: object, send: object) -> None: ...
+
+    app = Junco()
+    SecurityHeaders(app)
+    AllowedHosts(app, hosts=["example.com"])
+    app.mount(foreign, "/legacy")
+    assert codes(app) == []  # hooks and headers cover it
+    Session(app, secret_key=SECRET, idle_timeout=600)
+    CSRF(app, tokens=True)
+    findings = [f for f in app.check() if f.code == "J013"]
+    assert len(findings) == 1
+    assert "/legacy" in findings[0].message
 
 
 def test_sessions_without_a_timeout_are_flagged() -> None:

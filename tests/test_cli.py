@@ -47,7 +47,7 @@ class Checked(Junco):
         super().__init__()
         self.findings = findings
 
-    def check(self) -> list[Any]:
+    def check(self, workers: int | None = None) -> list[Any]:
         return self.findings
 
 

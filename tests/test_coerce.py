@@ -36,12 +36,12 @@ def test_response_passes_through() -> None:
     [
         ("text", 200, b"text", None),
         (b"bytes", 200, b"bytes", None),
-        ({"a": 1}, 200, b'{"a":1}', "application/json"),
-        ([1, 2], 200, b"[1,2]", "application/json"),
+        ({"a": 1}, 200, b'{"a":1}', "application/json; charset=UTF-8"),
+        ([1, 2], 200, b"[1,2]", "application/json; charset=UTF-8"),
         (None, 204, b"", None),
         (201, 201, b"", None),
         (("created", 201), 201, b"created", None),
-        (({"id": 1}, 201), 201, b'{"id":1}', "application/json"),
+        (({"id": 1}, 201), 201, b'{"id":1}', "application/json; charset=UTF-8"),
         (("body",), 200, b"body", None),
         ((404,), 404, b"", None),
     ],
@@ -69,7 +69,7 @@ def test_body_status_headers() -> None:
     assert resp.status_code == 410
     assert resp.body == b'{"e":"gone"}'
     assert resp.headers["x-reason"] == "moved"
-    assert resp.headers["content-type"] == "application/json"
+    assert resp.headers["content-type"] == "application/json; charset=UTF-8"
 
 
 def test_status_and_headers() -> None:
@@ -140,7 +140,7 @@ def test_bool_is_not_a_status() -> None:
 def test_wire_tuple_with_headers() -> None:
     r = wire(("made", 201, {"X-Id": "7"}))
     assert (r.status_code, r.text, r.headers["x-id"]) == (201, "made", "7")
-    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.headers["content-type"] == "text/plain; charset=UTF-8"
     assert r.headers["content-length"] == "4"
 
 
@@ -158,7 +158,7 @@ def test_wire_int_status() -> None:
 def test_wire_bad_value_is_500(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR, logger="junco"):
         r = wire(object())
-    assert (r.status_code, r.text) == (500, "Internal Server Error")
+    assert (r.status_code, r.text) == (500, "Internal server error")
     assert "cannot use a object as a response body" in caplog.text
 
 

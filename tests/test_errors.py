@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from junco import HTTPException, Junco, Request, Response, abort
-from junco.exceptions import status_phrase
+from junco.exceptions import ConfigurationError, status_phrase
 from junco.testing import TestClient, TestResponse
 
 
@@ -57,7 +57,7 @@ def test_abort_with_reason() -> None:
 
     r = fetch(app, "/")
     assert (r.status_code, r.text) == (403, "no entry")
-    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.headers["content-type"] == "text/plain; charset=UTF-8"
 
 
 def test_abort_without_reason_uses_phrase() -> None:
@@ -87,12 +87,12 @@ def test_abort_with_headers() -> None:
         abort(429, headers={"Retry-After": "30"})
 
     r = fetch(app, "/")
-    assert (r.status_code, r.text, r.headers["retry-after"]) == (429, "Too Many Requests", "30")
+    assert (r.status_code, r.text, r.headers["retry-after"]) == (429, "Too many requests", "30")
 
 
 def test_http_exception_reason_is_plain_text_not_html() -> None:
     r = fetch(raising(HTTPException(400, "<script>x</script>")), "/")
-    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.headers["content-type"] == "text/plain; charset=UTF-8"
     assert r.text == "<script>x</script>"
 
 
@@ -105,11 +105,11 @@ def test_http_exception_attributes() -> None:
     exc = HTTPException(404)
     assert (exc.status_code, exc.reason, exc.detail, exc.headers) == (
         404,
-        "Not Found",
-        "Not Found",
+        "Not found",
+        "Not found",
         None,
     )
-    assert repr(exc) == "HTTPException(404, 'Not Found')"
+    assert repr(exc) == "HTTPException(404, 'Not found')"
     assert status_phrase(799) == "Unknown"
 
 
@@ -119,7 +119,7 @@ def test_http_exception_attributes() -> None:
 def test_unhandled_exception_is_generic_500(caplog: pytest.LogCaptureFixture) -> None:
     r = fetch(raising(ValueError("secret detail")), "/")
     assert r.status_code == 500
-    assert r.text == "Internal Server Error"
+    assert r.text == "Internal server error"
     assert "secret" not in r.text
     assert "Traceback" not in r.text
     errors = junco_errors(caplog)
@@ -137,7 +137,7 @@ def test_unhandled_exception_in_sync_handler_is_logged(caplog: pytest.LogCapture
         raise KeyError("k")
 
     r = fetch(app, "/x", "POST")
-    assert (r.status_code, r.text) == (500, "Internal Server Error")
+    assert (r.status_code, r.text) == (500, "Internal server error")
     assert [e.getMessage() for e in junco_errors(caplog)] == ["unhandled error in POST /x"]
 
 
@@ -364,7 +364,7 @@ def test_error_handler_that_raises_gives_generic_500(caplog: pytest.LogCaptureFi
         raise RuntimeError("handler bug")
 
     r = fetch(app, "/")
-    assert (r.status_code, r.text) == (500, "Internal Server Error")
+    assert (r.status_code, r.text) == (500, "Internal server error")
     errors = junco_errors(caplog)
     assert len(errors) == 1
     assert errors[0].exc_info is not None
@@ -379,7 +379,7 @@ def test_404_handler_that_raises_gives_generic_500() -> None:
         raise RuntimeError("handler bug")
 
     r = fetch(app, "/missing")
-    assert (r.status_code, r.text) == (500, "Internal Server Error")
+    assert (r.status_code, r.text) == (500, "Internal server error")
 
 
 def test_error_handler_that_aborts_gives_that_status() -> None:
@@ -401,7 +401,7 @@ def test_error_handler_returning_bad_value_gives_generic_500() -> None:
         return object()
 
     r = fetch(app, "/missing")
-    assert (r.status_code, r.text) == (500, "Internal Server Error")
+    assert (r.status_code, r.text) == (500, "Internal server error")
 
 
 def test_after_error_request_sees_handled_error_response() -> None:
@@ -427,11 +427,51 @@ def test_error_handlers_are_per_app() -> None:
         return "custom", 404
 
     assert fetch(a, "/x").text == "custom"
-    assert fetch(b, "/x").text == "Not Found"
+    assert fetch(b, "/x").text == "Not found"
 
 
 def test_debug_is_per_app() -> None:
     debug = raising(ValueError("shown"), debug=True)
     quiet = raising(ValueError("hidden"))
     assert "ValueError: shown" in fetch(debug, "/").text
-    assert fetch(quiet, "/").text == "Internal Server Error"
+    assert fetch(quiet, "/").text == "Internal server error"
+
+
+# -- configuration errors: one type -------------------------------------------------------
+
+
+def _misconfigurations() -> dict[str, Any]:
+    from junco.controllers import methods
+    from junco.cors import CORS
+    from junco.csrf import CSRF
+    from junco.middleware import AllowedHosts, RateLimit, SecurityHeaders
+    from junco.passwords import PasswordHasher
+    from junco.sse import with_sse
+    from junco.websocket import with_websocket
+
+    return {
+        "mount-prefix": lambda: Junco().mount(Junco(), "nope"),
+        "middleware-options": lambda: Junco().add_middleware(object(), x=1),
+        "middleware-no-hooks": lambda: Junco().add_middleware(object()),
+        "websocket-size": lambda: with_websocket(max_message_size=0),
+        "websocket-origins-str": lambda: with_websocket(allowed_origins="https://a.example"),
+        "sse-keepalive": lambda: with_sse(keepalive=0),
+        "methods": lambda: methods("GET POST"),
+        "hasher": lambda: PasswordHasher(algorithm=cast(Any, "md5")),
+        "hosts-empty": lambda: AllowedHosts(Junco(), hosts=[]),
+        "hosts-positional": lambda: AllowedHosts(["example.com"]),
+        "rate": lambda: RateLimit(Junco(), default="lots"),
+        "frame-options": lambda: SecurityHeaders(Junco(), frame_options="ALLOW"),
+        "cors-star-credentials": lambda: CORS(Junco(), "*", allow_credentials=True),
+        "csrf-origin": lambda: CSRF(Junco(), trusted_origins=["not an origin"]),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_misconfigurations()))
+def test_configuration_mistakes_raise_configuration_error(name: str) -> None:
+    # One type for every setup mistake; it is also a ValueError and a TypeError,
+    # so older ``except ValueError`` / ``except TypeError`` code keeps working.
+    with pytest.raises(ConfigurationError) as info:
+        _misconfigurations()[name]()
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, TypeError)

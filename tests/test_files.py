@@ -101,7 +101,7 @@ def test_full_get(data_file: Path) -> None:
 def test_head_sends_headers_only(data_file: Path) -> None:
     r = get(file_app(data_file), method="HEAD")
     assert r.status_code == 200
-    assert r.body == b""
+    assert r.body is None  # HEAD: no body at all (Microdot's rule)
     assert r.headers["content-length"] == str(len(DATA))
     assert "etag" in r.headers
     assert open_fds(data_file) == 0
@@ -111,7 +111,7 @@ def test_head_ignores_range(data_file: Path) -> None:
     r = get(file_app(data_file), {"Range": "bytes=0-9"}, method="HEAD")
     assert r.status_code == 200
     assert r.headers["content-length"] == str(len(DATA))
-    assert r.body == b""
+    assert r.body is None  # HEAD: no body at all (Microdot's rule)
 
 
 def test_etag_changes_with_the_file(data_file: Path) -> None:
@@ -126,7 +126,7 @@ def test_text_types_get_a_charset(tmp_path: Path) -> None:
     page = tmp_path / "page.html"
     page.write_text("<p>hi</p>")
     r = get(file_app(page))
-    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.headers["content-type"] == "text/html; charset=UTF-8"
 
 
 def test_max_age(data_file: Path) -> None:
@@ -208,7 +208,7 @@ def test_if_match_and_if_unmodified_since(data_file: Path) -> None:
     mtime = data_file.stat().st_mtime
     r = get(app, {"If-Match": '"other"'})
     assert r.status_code == 412
-    assert r.body == b"Precondition Failed"
+    assert r.body == b"Precondition failed"
     assert "etag" not in r.headers
     assert get(app, {"If-Match": "W/" + etag}).status_code == 412  # strong comparison
     assert get(app, {"If-Match": etag}).status_code == 200
@@ -216,7 +216,7 @@ def test_if_match_and_if_unmodified_since(data_file: Path) -> None:
     assert get(app, {"If-Unmodified-Since": http_date(mtime - 3600)}).status_code == 412
     assert get(app, {"If-Unmodified-Since": http_date(mtime)}).status_code == 200
     assert get(app, {"If-Unmodified-Since": "bogus"}).status_code == 200
-    assert get(app, {"If-Match": '"x"'}, method="HEAD").body == b""
+    assert get(app, {"If-Match": '"x"'}, method="HEAD").body is None
     assert open_fds(data_file) == 0
 
 
@@ -251,7 +251,7 @@ def test_unsatisfiable_range(data_file: Path, spec: str) -> None:
     r = get(file_app(data_file, max_age=60), {"Range": spec})
     assert r.status_code == 416
     assert r.headers["content-range"] == f"bytes */{len(DATA)}"
-    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.headers["content-type"] == "text/plain; charset=UTF-8"
     assert "cache-control" not in r.headers  # a shared cache must not keep a 416
     assert DATA[:16] not in r.body
     assert open_fds(data_file) == 0
@@ -376,7 +376,7 @@ def test_compressed_and_file_extension(tmp_path: Path, sync: Sync) -> None:
     assert "content-encoding" not in r.headers
     for url in ("/compressed", "/ext"):
         r = client.get(url)
-        assert r.headers["content-type"] == "text/javascript; charset=utf-8"
+        assert r.headers["content-type"] == "text/javascript; charset=UTF-8"
         assert r.headers["content-encoding"] == "gzip"
         assert r.headers["vary"] == "Accept-Encoding"
         assert gzip.decompress(r.body) == b"alert(1)"
@@ -391,8 +391,8 @@ def test_explicit_content_type(data_file: Path) -> None:
     ("name", "expected"),
     [
         ("x.tar.gz", "application/gzip"),
-        ("x.css", "text/css; charset=utf-8"),
-        ("x.svg", "image/svg+xml; charset=utf-8"),
+        ("x.css", "text/css; charset=UTF-8"),
+        ("x.svg", "image/svg+xml; charset=UTF-8"),
         ("x.unknown-ext", "application/octet-stream"),
         ("noext", "application/octet-stream"),
         ("data:text,html", "application/octet-stream"),
@@ -467,7 +467,7 @@ def test_stream_argument_is_sent_and_closed(tmp_path: Path) -> None:
 
     r = get(app)
     assert r.body == b"from a stream"
-    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.headers["content-type"] == "text/plain; charset=UTF-8"
     assert r.headers["content-disposition"] == 'attachment; filename="report.txt"'
     assert "accept-ranges" not in r.headers
     assert stream.closed

@@ -187,7 +187,7 @@ def test_error_in_after_request_becomes_500() -> None:
         raise RuntimeError("hook bug")
 
     r = fetch(app, "/")
-    assert (r.status_code, r.text) == (500, "Internal Server Error")
+    assert (r.status_code, r.text) == (500, "Internal server error")
 
 
 def test_per_request_after_request() -> None:
@@ -284,7 +284,7 @@ def test_after_error_request_runs_on_every_error(
 def test_after_error_request_keeps_allow_on_405() -> None:
     app, _ = error_app()
     r = fetch(app, "/upload", "GET")
-    assert r.headers["allow"] == "OPTIONS, POST"
+    assert r.headers["allow"] == "POST, OPTIONS"
 
 
 def test_after_error_request_not_run_on_success() -> None:
@@ -321,7 +321,7 @@ def test_failing_after_error_request_is_skipped_and_logged(
         raise RuntimeError("hook bug")
 
     r = fetch(app, "/missing")
-    assert (r.status_code, r.text, r.headers["x-second"]) == (404, "Not Found", "ran")
+    assert (r.status_code, r.text, r.headers["x-second"]) == (404, "Not found", "ran")
     assert any(
         rec.name == "junco" and rec.getMessage() == "after_error_request hook failed"
         for rec in caplog.records
@@ -488,3 +488,59 @@ def test_concurrent_requests_see_their_own_request() -> None:
         return [r.text for r in rs]
 
     assert asyncio.run(main()) == ["a a /a", "b b /b"]
+
+
+# -- late registration (plans cached per app) ---------------------------------------------
+
+
+def _refuse(request: Request) -> Response:
+    return Response("refused", 403)
+
+
+def test_hook_appended_to_microdots_list_after_the_first_request_runs() -> None:
+    # The plan cache used to key on a process-wide counter: this hook stayed
+    # silent until some unrelated Junco() was created.
+    app = ok_app()
+    client = TestClient(app)
+    assert asyncio.run(client.get("/")).status_code == 200
+    app.before_request_handlers.append(_refuse)
+    assert asyncio.run(client.get("/")).status_code == 403
+    app.before_request_handlers.remove(_refuse)
+    assert asyncio.run(client.get("/")).status_code == 200
+
+
+def test_every_hook_list_and_error_handlers_are_live() -> None:
+    app = ok_app()
+    client = TestClient(app)
+    assert asyncio.run(client.get("/missing")).status_code == 404
+
+    def tag(request: Request, response: Response) -> None:
+        response.headers["X-Tag"] = "late"
+
+    app.after_request_handlers += [tag]
+    app.after_error_request_handlers.insert(0, tag)
+    app.error_handlers[404] = lambda request: ("gone", 410)
+    assert asyncio.run(client.get("/")).headers["x-tag"] == "late"
+    r = asyncio.run(client.get("/missing"))
+    assert (r.status_code, r.text, r.headers["x-tag"]) == (410, "gone", "late")
+    app.after_request_handlers = []
+    del app.error_handlers[404]
+    r = asyncio.run(client.get("/"))
+    assert "x-tag" not in r.headers
+    assert asyncio.run(client.get("/missing")).status_code == 404
+
+
+def test_late_hook_on_a_mounted_app_reaches_the_parent() -> None:
+    for local in (False, True):
+        app, sub = Junco(), ok_app()
+        app.mount(sub, "/sub", local=local)
+        client = TestClient(app)
+        assert asyncio.run(client.get("/sub/")).status_code == 200
+        sub.before_request(_refuse)
+        assert asyncio.run(client.get("/sub/")).status_code == 403
+
+
+def test_hook_lists_hold_the_functions_registered() -> None:
+    app = Junco()
+    app.before_request(_refuse)
+    assert app.before_request_handlers == [_refuse]

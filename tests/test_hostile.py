@@ -64,20 +64,27 @@ def json_impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 # -- JSON ----------------------------------------------------------------------------------
 
 
+def message(r: TestResponse) -> str:
+    """The message of a JSON request's error (junco answers a JSON request in JSON)."""
+    assert r.headers["content-type"].startswith("application/json")
+    text: str = r.json["error"]["message"]
+    return text
+
+
 @pytest.mark.parametrize(
     "body",
     [b"{", b"{'a': 1}", b'{"a": }', b"[1, 2", b"\xff\xfe\x00", b"}{", b'"unterminated', b"tru"],
 )
 def test_invalid_json_is_400(app: Junco, json_impl: str, body: bytes) -> None:
     r = call(app, "POST", "/json", body=body, headers=JSON)
-    assert (r.status_code, r.text) == (400, "invalid JSON")
+    assert (r.status_code, message(r)) == (400, "invalid JSON")
 
 
 def test_deeply_nested_json_is_400(app: Junco, json_impl: str) -> None:
     r = call(app, "POST", "/json", body=b"[" * 100_000, headers=JSON)
-    assert (r.status_code, r.text) == (400, "JSON nested too deeply")
+    assert (r.status_code, message(r)) == (400, "JSON nested too deeply")
     r = call(app, "POST", "/json", body=b'{"a":' * 50_000 + b"1" + b"}" * 50_000, headers=JSON)
-    assert (r.status_code, r.text) == (400, "JSON nested too deeply")
+    assert (r.status_code, message(r)) == (400, "JSON nested too deeply")
 
 
 def test_nesting_at_the_limit_is_accepted(app: Junco, json_impl: str) -> None:
@@ -101,7 +108,7 @@ def test_huge_numbers_never_500(app: Junco, json_impl: str, number: bytes) -> No
     r = call(app, "POST", "/json", body=b'{"n": ' + number + b"}", headers=JSON)
     assert r.status_code in (200, 400)
     if r.status_code == 400:
-        assert r.text == "invalid JSON"
+        assert message(r) == "invalid JSON"
 
 
 @pytest.mark.parametrize("body", [b'"\\ud800"', b'["\\udfff x"]', b"NaN", b"[Infinity]"])
@@ -322,3 +329,30 @@ def test_disconnect_while_handler_streams_body(
     # The first chunk is over max_body_length, so the handler gets to read.
     assert _run_with_disconnect(app, _scope("/streamed", headers), b"x" * 20) == []
     assert ran == ["streamed"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [[(b"host", b"other")], [(b"x-big", b"x" * 40_000)]],
+    ids=["duplicate-host-400", "huge-header-431"],
+)
+def test_send_failing_after_an_early_refusal_is_logged_not_a_crash(
+    headers: list[tuple[bytes, bytes]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The client is gone before the 400/431 goes out: the failure is logged,
+    # nothing escapes to the server (it was an UnboundLocalError on ``path``).
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+        raise OSError("connection reset")
+
+    app = Junco()
+    scope = _scope("/json", headers)
+    with caplog.at_level("ERROR", logger="junco"):
+        asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] in (400, 431)
+    assert "error while sending the response to POST /json" in caplog.text

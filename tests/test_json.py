@@ -176,14 +176,14 @@ def test_dict_response_bytes_match_without_orjson(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(_parsing, "_orjson", None)
     without = _get_json_body(app)
     expected = '{"n":1,"f":0.1,"s":"é😀\u2028","l":[true,null],"3":"x"}'.encode()
-    assert with_orjson == (200, "application/json", expected)
+    assert with_orjson == (200, "application/json; charset=UTF-8", expected)
     assert without == with_orjson
 
 
 def test_response_json_body_uses_json_dumps() -> None:
     r = Response([1, "two", {"3": 4.5}])
     assert r.body == b'[1,"two",{"3":4.5}]'
-    assert r.headers["content-type"] == "application/json"
+    assert r.headers["content-type"] == "application/json; charset=UTF-8"
 
 
 # -- request.json: one result whichever backend parses it ---------------------------------

@@ -204,7 +204,10 @@ def test_login_url_with_a_query() -> None:
 def test_api_clients_get_401_json(env: Env, headers: dict[str, str]) -> None:
     for path in ("/me", "/fresh", "/admin"):
         r = env.client.get(path, headers)
-        assert (r.status_code, r.json) == (401, {"error": "unauthorized"})
+        assert (r.status_code, r.json) == (
+            401,
+            {"error": {"status": 401, "code": "unauthorized", "message": "Unauthorized"}},
+        )
         assert "Location" not in r.headers
 
 
@@ -251,7 +254,7 @@ def test_login_flow(env: Env) -> None:
     r = log_in(env.client)
     assert (r.status_code, r.headers["Location"]) == (302, "/")
     assert "session" in env.client.cookies
-    assert set_cookie(r, "remember_token") is None
+    assert set_cookie(r, "_remember") is None
     assert env.client.get("/me").json == {"id": 1, "fresh": True}
     assert env.client.get("/whoami").json == {"user": "alice"}
     assert env.client.get("/fresh").text == "fresh enough"
@@ -354,13 +357,13 @@ def test_async_csrf_rotate_is_awaited(env: Env) -> None:
 
 def test_logout(env: Env) -> None:
     log_in(env.client, remember="yes")
-    assert {"session", "remember_token"} <= set(env.client.cookies)
+    assert {"session", "_remember"} <= set(env.client.cookies)
     r = env.client.post("/logout")
     assert r.status_code == 302
-    cleared = set_cookie(r, "remember_token")
+    cleared = set_cookie(r, "_remember")
     assert cleared is not None
     assert "Max-Age=0" in cleared
-    assert "remember_token" not in env.client.cookies
+    assert "_remember" not in env.client.cookies
     assert "session" not in env.client.cookies
     assert env.client.get("/me").status_code == 302
 
@@ -380,12 +383,12 @@ def test_logout_kills_a_server_side_session() -> None:
 
 def test_remember_cookie_attributes(env: Env) -> None:
     r = log_in(env.client, remember="yes")
-    header = set_cookie(r, "remember_token")
+    header = set_cookie(r, "_remember")
     assert header is not None
     attrs = {a.strip() for a in header.split(";")[1:]}
     assert attrs == {"Path=/", f"Max-Age={30 * DAY}", "HttpOnly", "SameSite=Lax"}
     e = make_env(scheme="https")
-    header = set_cookie(log_in(e.client, days="7"), "remember_token")
+    header = set_cookie(log_in(e.client, days="7"), "_remember")
     assert header is not None
     assert f"Max-Age={7 * DAY}" in header
     assert "Secure" in header
@@ -393,22 +396,22 @@ def test_remember_cookie_attributes(env: Env) -> None:
 
 def test_remember_restores_a_login_and_rotates(env: Env) -> None:
     log_in(env.client, remember="yes")
-    first = env.client.cookies.pop("remember_token")
+    first = env.client.cookies.pop("_remember")
     env.client.cookies.clear()  # the browser was closed: the session cookie is gone
-    env.client.cookies["remember_token"] = first
+    env.client.cookies["_remember"] = first
     env.clock.now += 10 * DAY
     r = env.client.get("/me")
     assert r.json == {"id": 1, "fresh": False}
-    rotated = set_cookie(r, "remember_token")
+    rotated = set_cookie(r, "_remember")
     assert rotated is not None
-    assert env.client.cookies["remember_token"] != first
+    assert env.client.cookies["_remember"] != first
     assert f"Max-Age={20 * DAY}" in rotated  # same absolute expiry
     assert "session" in env.client.cookies
     assert env.csrf_rotations == ["/login", "/me"]
     # now restored in the session: no new cookie on the next request
     r = env.client.get("/me")
     assert r.json == {"id": 1, "fresh": False}
-    assert set_cookie(r, "remember_token") is None
+    assert set_cookie(r, "_remember") is None
 
 
 def test_restored_logins_are_not_fresh(env: Env) -> None:
@@ -428,7 +431,7 @@ def test_remember_cookie_expires(env: Env) -> None:
     env.clock.now += 2 * DAY
     r = env.client.get("/me")
     assert r.status_code == 302
-    cleared = set_cookie(r, "remember_token")
+    cleared = set_cookie(r, "_remember")
     assert cleared is not None
     assert "Max-Age=0" in cleared
 
@@ -436,10 +439,10 @@ def test_remember_cookie_expires(env: Env) -> None:
 def test_login_without_remember_clears_an_old_cookie(env: Env) -> None:
     log_in(env.client, "bob", remember="yes")
     r = log_in(env.client, "alice")
-    cleared = set_cookie(r, "remember_token")
+    cleared = set_cookie(r, "_remember")
     assert cleared is not None
     assert "Max-Age=0" in cleared
-    assert "remember_token" not in env.client.cookies
+    assert "_remember" not in env.client.cookies
 
 
 @pytest.mark.parametrize("days", ["0", "-1", "401", "100000"])
@@ -447,7 +450,7 @@ def test_remember_days_are_bounded(env: Env, days: str) -> None:
     r = log_in(env.client, days=days)
     if days == "0":
         assert r.status_code == 302
-        assert set_cookie(r, "remember_token") is None
+        assert set_cookie(r, "_remember") is None
     else:
         assert r.status_code == 400
 
@@ -496,16 +499,16 @@ def _hostile_cookies(good: str) -> list[str]:
 
 def test_hostile_remember_cookies_are_anonymous(env: Env) -> None:
     log_in(env.client, remember="yes")
-    good = env.client.cookies["remember_token"]
+    good = env.client.cookies["_remember"]
     for value in _hostile_cookies(good):
-        client = TestClient(env.app, cookies={"remember_token": value}).sync
+        client = TestClient(env.app, cookies={"_remember": value}).sync
         r = client.get("/me")
         assert r.status_code == 302, value
         assert client.get("/whoami").json == {"user": None}
-        assert "remember_token" not in client.cookies, value
+        assert "_remember" not in client.cookies, value
         client.close()
     # the genuine cookie still works, signed by the session's key
-    client = TestClient(env.app, cookies={"remember_token": good}).sync
+    client = TestClient(env.app, cookies={"_remember": good}).sync
     assert client.get("/me").json == {"id": 1, "fresh": False}
     client.close()
     assert _forge({"u": 1, "v": 1, "e": 1_700_000_000 + DAY, "n": "x"}) != good
@@ -514,9 +517,9 @@ def test_hostile_remember_cookies_are_anonymous(env: Env) -> None:
 def test_a_signed_cookie_is_not_enough_without_its_token_record(env: Env) -> None:
     """Even signed with the real key, a cookie whose token the store never issued is refused."""
     cookie = _forge({"u": 2, "v": 1, "e": 1_700_000_000 + DAY, "f": "fam", "t": "tok"})
-    client = TestClient(env.app, cookies={"remember_token": cookie}).sync
+    client = TestClient(env.app, cookies={"_remember": cookie}).sync
     assert client.get("/me").status_code == 302
-    assert "remember_token" not in client.cookies
+    assert "_remember" not in client.cookies
     client.close()
 
 
@@ -525,17 +528,17 @@ def test_a_signed_cookie_is_not_enough_without_its_token_record(env: Env) -> Non
 
 def test_password_change_ends_sessions_and_remember_cookies(env: Env) -> None:
     log_in(env.client, remember="yes")
-    remember = env.client.cookies["remember_token"]
-    other = TestClient(env.app, cookies={"remember_token": remember}).sync
+    remember = env.client.cookies["_remember"]
+    other = TestClient(env.app, cookies={"_remember": remember}).sync
     assert env.client.get("/me").status_code == 200
     env.users[1].session_version += 1  # the password changed elsewhere
     r = env.client.get("/me")
     assert r.status_code == 302
-    assert "remember_token" not in env.client.cookies
+    assert "_remember" not in env.client.cookies
     assert env.client.get("/session").json == {}
     r = other.get("/me")
     assert r.status_code == 302
-    assert "remember_token" not in other.cookies
+    assert "_remember" not in other.cookies
     other.close()
     log_in(env.client)  # a new login with the new version works
     assert env.client.get("/me").json == {"id": 1, "fresh": True}
@@ -545,7 +548,7 @@ def test_deleted_user_is_logged_out(env: Env) -> None:
     log_in(env.client, "bob", remember="yes")
     del env.users[2]
     assert env.client.get("/me").status_code == 302
-    assert "remember_token" not in env.client.cookies
+    assert "_remember" not in env.client.cookies
 
 
 def test_session_version_loader() -> None:
@@ -587,7 +590,10 @@ def test_requires_permissions(env: Env) -> None:
     r = env.client.get("/admin")
     assert r.status_code == 403
     r = env.client.get("/admin", {"Accept": "application/json"})
-    assert (r.status_code, r.json) == (403, {"error": "forbidden"})
+    assert (r.status_code, r.json) == (
+        403,
+        {"error": {"status": 403, "code": "forbidden", "message": "Forbidden"}},
+    )
     log_in(env.client, "alice")
     assert env.client.get("/admin").text == "admin area"
 
@@ -674,11 +680,11 @@ def test_login_required_alias(env: Env) -> None:
 
 
 def test_explicit_secret_key() -> None:
-    e = make_env(secret_key="remember-only-secret-0123456789")
+    e = make_env(secret_key="remember-only-secret-0123456789-abcdef")
     log_in(e.client, remember="yes")
-    cookie = e.client.cookies["remember_token"]
+    cookie = e.client.cookies["_remember"]
     signer = URLSafeSerializer(
-        "remember-only-secret-0123456789",
+        "remember-only-secret-0123456789-abcdef",
         salt="junco.login.remember",
         signer_kwargs={"digest_method": hashlib.sha256},
     )
@@ -688,28 +694,29 @@ def test_explicit_secret_key() -> None:
 
 
 def test_explicit_session_extension_provides_the_secret() -> None:
-    other = Session(secret_key="the-other-session-key-0123456789")
+    other = Session(secret_key="the-other-session-key-0123456789-abcdef")
     e = make_env(session=other)
     log_in(e.client, remember="yes")
     signer = URLSafeSerializer(
-        "the-other-session-key-0123456789",
+        "the-other-session-key-0123456789-abcdef",
         salt="junco.login.remember",
         signer_kwargs={"digest_method": hashlib.sha256},
     )
-    assert signer.loads(e.client.cookies["remember_token"])["u"] == 1
+    assert signer.loads(e.client.cookies["_remember"])["u"] == 1
 
 
 def test_key_rotation() -> None:
     store = MemoryStore()  # the token records outlive the restarts with new keys
-    old = make_env(store, session_key="old-key-0123456789abcdef")
+    old_key, new_key = "old-key-0123456789abcdef-0123456789", "new-key-0123456789abcdef-0123456789"
+    old = make_env(store, session_key=old_key)
     log_in(old.client, remember="yes")
-    cookie = old.client.cookies["remember_token"]
-    new = make_env(store, session_key=["new-key-0123456789abcdef", "old-key-0123456789abcdef"])
-    client = TestClient(new.app, cookies={"remember_token": cookie}).sync
+    cookie = old.client.cookies["_remember"]
+    new = make_env(store, session_key=[new_key, old_key])
+    client = TestClient(new.app, cookies={"_remember": cookie}).sync
     assert client.get("/me").json == {"id": 1, "fresh": False}
-    reissued = client.cookies["remember_token"]
-    only_new = make_env(store, session_key="new-key-0123456789abcdef")
-    again = TestClient(only_new.app, cookies={"remember_token": reissued}).sync
+    reissued = client.cookies["_remember"]
+    only_new = make_env(store, session_key=new_key)
+    again = TestClient(only_new.app, cookies={"_remember": reissued}).sync
     assert again.get("/me").status_code == 200
     for c in (client, again):
         c.close()
@@ -752,7 +759,7 @@ def test_weak_explicit_secret_is_refused() -> None:
     r = log_in(e.client, remember="yes")  # the route turns ValueErrors into 400s
     assert (r.status_code, r.text) == (
         400,
-        "remember-cookie secret keys need at least 16 bytes each",
+        "remember-cookie secret keys need at least 32 bytes each",
     )
 
 
@@ -777,7 +784,7 @@ def test_without_sessions_or_loader(sync: Any) -> None:
 
     assert sync(app2).get("/").status_code == 302  # nothing to load: no loader needed
     cookie = _forge({"u": 1, "v": None, "e": 2_000_000_000, "f": "x", "t": "y"})
-    client = TestClient(app2, cookies={"remember_token": cookie}).sync
+    client = TestClient(app2, cookies={"_remember": cookie}).sync
     assert client.get("/").status_code == 500  # no user_loader
     client.close()
 
@@ -852,11 +859,11 @@ def test_docs_example(monkeypatch: pytest.MonkeyPatch) -> None:
         assert client.get("/admin").text == "admin area"
         r = client.post("/login?next=//evil.example", form={**fields, "remember": "on"})
         assert r.headers["Location"] == "/profile"
-        remember = client.cookies["remember_token"]
+        remember = client.cookies["_remember"]
     # the browser restarts: only the remember cookie is left
-    with TestClient(app, cookies={"remember_token": remember}).sync as client:
+    with TestClient(app, cookies={"_remember": remember}).sync as client:
         assert client.get("/profile").text == "hello alice"
         assert client.get("/settings").headers["Location"] == "/login?next=/settings"
         assert client.post("/logout").status_code == 303
-        assert "remember_token" not in client.cookies
+        assert "_remember" not in client.cookies
         assert client.get("/profile").status_code == 302

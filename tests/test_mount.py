@@ -204,8 +204,8 @@ def test_sub_405_lists_sub_methods() -> None:
     app.mount(sub, "/sub")
     r = fetch(app, "/sub/form")
     assert r.status_code == 405
-    assert r.headers["allow"] == "OPTIONS, POST"
-    assert fetch(app, "/sub/form", "OPTIONS").headers["allow"] == "OPTIONS, POST"
+    assert r.headers["allow"] == "POST, OPTIONS"
+    assert fetch(app, "/sub/form", "OPTIONS").headers["allow"] == "POST, OPTIONS"
 
 
 def test_sub_app_types_apply_in_sub_app() -> None:
@@ -500,3 +500,113 @@ def test_foreign_app_inside_native_sub_app_gets_full_root_path() -> None:
     app.mount(sub, "/sub")
     r = fetch(app, "/sub/ext/x")
     assert r.text == "raw /sub/ext /sub/ext/x"
+
+
+# -- foreign ASGI apps inside the app's policy ---------------------------------------------
+
+
+class EchoWS:
+    """A foreign ASGI app with a WebSocket endpoint that echoes one message."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            assert (await receive())["type"] == "websocket.connect"
+            await send({"type": "websocket.accept"})
+            message = await receive()
+            await send({"type": "websocket.send", "text": "echo " + message["text"]})
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        await RawApp()(scope, receive, send)
+
+
+def stacked() -> Junco:
+    from junco.middleware import secure_stack
+
+    app = Junco()
+    secure_stack(
+        app,
+        secret_key="k" * 32,
+        allowed_hosts=["good.example"],
+        rate_limits={"/ext": "2/minute"},
+    )
+    app.mount(EchoWS(), "/ext")
+    return app
+
+
+def test_foreign_app_gets_the_apps_response_headers() -> None:
+    r = fetch(stacked(), "/ext/page", headers={"Host": "good.example"})
+    assert (r.status_code, r.text) == (200, "raw /ext /ext/page")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" in r.headers
+    assert r.headers["x-request-id"]
+
+
+def test_foreign_app_is_refused_by_allowed_hosts_over_http_and_websocket() -> None:
+    # One guard, one answer, whichever protocol knocks.
+    app = stacked()
+    client = TestClient(app)
+    http = asyncio.run(client.get("/ext/page", headers={"Host": "evil.example"}))
+
+    async def handshake() -> Any:
+        from junco.testing import WebSocketRejected
+
+        with pytest.raises(WebSocketRejected) as info:
+            async with client.websocket("/ext/ws", headers={"Host": "evil.example"}):
+                pass
+        return info.value.response
+
+    ws = asyncio.run(handshake())
+    assert http.status_code == ws.status_code == 400
+    assert http.body == ws.body
+    assert http.headers["content-type"] == ws.headers["content-type"]
+    assert http.headers["x-content-type-options"] == ws.headers["x-content-type-options"]
+
+
+def test_foreign_websocket_that_passes_the_guard_is_served() -> None:
+    client = TestClient(stacked())
+
+    async def talk() -> Any:
+        async with client.websocket("/ext/ws", headers={"Host": "good.example"}) as ws:
+            await ws.send("hi")
+            return await ws.receive()
+
+    assert asyncio.run(talk()) == "echo hi"
+
+
+def test_foreign_app_is_covered_by_csrf_and_rate_limits() -> None:
+    app = stacked()
+    client = TestClient(app)
+    cross = {"Host": "good.example", "Sec-Fetch-Site": "cross-site", "Origin": "https://evil"}
+    assert asyncio.run(client.post("/ext/form", headers=cross)).status_code == 403
+    same = {"Host": "good.example", "Sec-Fetch-Site": "same-origin"}
+    statuses = [asyncio.run(client.post("/ext", headers=same)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_after_hook_replacing_a_foreign_response_wins() -> None:
+    app, raw = Junco(), RawApp()
+    app.mount(raw, "/ext")
+
+    @app.after_request
+    def replace(request: Request, response: Response) -> Response:
+        return Response("replaced", 203)
+
+    r = fetch(app, "/ext/x")
+    assert (r.status_code, r.text) == (203, "replaced")
+
+
+def test_foreign_app_error_before_its_response_goes_through_the_chain() -> None:
+    app = Junco()
+
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("boom")
+
+    app.mount(broken, "/ext")
+    seen: list[int] = []
+
+    @app.after_error_request
+    def record(request: Request, response: Response) -> None:
+        seen.append(response.status_code)
+
+    assert fetch(app, "/ext/x").status_code == 500
+    assert seen == [500]

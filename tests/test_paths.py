@@ -1,16 +1,25 @@
-"""The canonical path normaliser and the safe directory join."""
+"""The canonical-path decision, the configuration normaliser, redirects and the safe join."""
 
 from __future__ import annotations
 
 import posixpath
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from junco import HTTPException
-from junco.paths import is_under, normalize_path, safe_join, url_segments
+from junco.paths import (
+    app_path,
+    is_under,
+    normalize_path,
+    path_problem,
+    redirect_location,
+    safe_join,
+    url_segments,
+)
 
 # Paths built mostly from the characters that matter, so dot segments and
 # slash runs come up often; plus arbitrary text for everything else.
@@ -68,6 +77,89 @@ def test_normalize_invariants(path: str) -> None:
     assert "/./" not in out + "/"
     assert out == "/" or not out.endswith("/")
     assert normalize_path(out) == out
+
+
+# -- the per-request decision --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/a", "/a/", "/a/b/c", "/.well-known/x", "/a/.b", "/...", "/a..b/", "/é", "/a b", "/%2e"],
+)
+def test_canonical_paths_have_no_problem(path: str) -> None:
+    assert path_problem(path, path.encode()) is None
+    assert path_problem(path) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "reason"),
+    [
+        ("/a/../b", None, "'..' segment"),
+        ("/..", None, "'..' segment"),
+        ("/a/.", None, "'..' segment"),
+        ("/./a", None, "'..' segment"),
+        ("/a/../b", b"/a/%2e%2e/b", "'..' segment"),
+        ("/a/../b", b"/a/..%2fb", "encoded"),
+        ("/a/../b", b"/a/..%2Fb", "encoded"),
+        ("/a/b", b"/a%2fb", "encoded"),
+        ("/a\\b", b"/a%5Cb", "encoded"),
+        ("/a\\b", None, "backslash"),
+        ("//a", None, "'//'"),
+        ("/a//", None, "'//'"),
+        ("/a\x00", None, "invalid character"),
+        ("/a\r\n", None, "invalid character"),
+        ("/a\x7f", None, "invalid character"),
+        ("/a\x9b", None, "invalid character"),
+        ("", None, "start with '/'"),
+        ("a/b", None, "start with '/'"),
+        ("*", None, "start with '/'"),
+    ],
+)
+def test_path_problems(path: str, raw: bytes | None, reason: str) -> None:
+    problem = path_problem(path, raw)
+    assert problem is not None
+    assert reason in problem
+
+
+def test_encoded_separators_in_the_query_part_of_raw_path_are_not_looked_at() -> None:
+    # Some servers might hand over the whole target; only the path part counts.
+    assert path_problem("/a", b"/a?next=%2Fhome") is None
+
+
+def test_app_path_strips_root_path() -> None:
+    assert app_path({"path": "/api/x", "root_path": "/api"}) == "/x"
+    assert app_path({"path": "/api", "root_path": "/api"}) == "/"
+    assert app_path({"path": "/x"}) == "/x"
+
+
+@given(paths)
+def test_accepted_paths_are_fixed_points_of_the_normaliser(path: str) -> None:
+    # So a prefix normalised from configuration compares with request.path as is.
+    if path_problem(path) is None:
+        assert normalize_path(path) == (path.rstrip("/") or "/")
+
+
+def test_redirect_location_never_points_to_another_host() -> None:
+    assert redirect_location("//evil.example/x") == "/evil.example/x"
+    assert redirect_location("/\\evil.example") == "/%5Cevil.example"
+
+
+@given(paths, st.binary(max_size=30))
+def test_redirect_location_is_a_safe_header_that_round_trips(path: str, query: bytes) -> None:
+    path = "/" + path.lstrip("/")
+    location = redirect_location(path, query)
+    assert location.isascii()
+    assert location.isprintable()
+    assert " " not in location
+    assert "#" not in location
+    assert not location.startswith(("//", "/\\"))
+    target, _, qs = location.partition("?")
+    assert unquote(target) == path
+    if query and b"%" not in query:
+        assert unquote(qs, encoding="latin-1") == query.decode("latin-1")
+
+
+# -- the configuration normaliser --------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from junco.testing import TestClient, TestResponse
 from tests.stores.test_session_stores import non_canonical_spellings
 
 KEY = "remember-test-secret-0123456789abcdef"
-COOKIE = "remember_token"
+COOKIE = "_remember"
 GRACE = 10.0
 
 

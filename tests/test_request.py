@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from junco import Junco, Request, current_request
-from junco.exceptions import status_phrase
+from junco.exceptions import error_text
 from junco.testing import TestClient, TestResponse
 
-TOO_LARGE = status_phrase(413)
+TOO_LARGE = error_text(413)
 
 
 def call(app: Junco, method: str, path: str, **kw: Any) -> TestResponse:
@@ -275,10 +276,10 @@ def test_body(body_app: Junco) -> None:
     "ctype",
     [
         "application/json",
-        "application/json; charset=utf-8",
+        "application/json; charset=UTF-8",
         "APPLICATION/JSON",
         "application/vnd.api+json",
-        "application/merge-patch+json; charset=utf-8",
+        "application/merge-patch+json; charset=UTF-8",
     ],
 )
 def test_json_content_types_accepted(body_app: Junco, ctype: str) -> None:
@@ -312,7 +313,7 @@ def test_json_from_test_client_json_argument(body_app: Junco) -> None:
 def test_form(body_app: Junco) -> None:
     r = call(body_app, "POST", "/form", form={"name": "Ann Lee", "city": "Zürich", "x": "a&b=c"})
     assert r.json == {"form": [["name", "Ann Lee"], ["city", "Zürich"], ["x", "a&b=c"]]}
-    ctype = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    ctype = {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}
     r = call(body_app, "POST", "/form", body=b"a=1&a=2&b", headers=ctype)
     assert r.json == {"form": [["a", "1"], ["a", "2"], ["b", ""]]}
 
@@ -732,3 +733,28 @@ def test_two_apps_keep_their_own_limits() -> None:
     assert asyncio.run(main()) == [413, 200, 200, 413]
     assert (small.max_content_length, large.max_content_length) == (10, 1000)
     assert Request.max_content_length == 16 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("ctype", "attr", "said"),
+    [
+        ("text/plain", "json", "request.json is None: the body's Content-Type is 'text/plain'"),
+        (None, "json", "Content-Type is '(none)'; send Content-Type: application/json"),
+        ("multipart/form-data; boundary=x", "form", "decorate the handler with @with_form_data"),
+        ("application/json", "form", "send a form (urlencoded or multipart)"),
+    ],
+)
+def test_a_body_not_parsed_says_why_at_debug(
+    ctype: str | None, attr: str, said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Junco()
+
+    @app.post("/")
+    async def h(request: Request) -> str:
+        return repr(getattr(request, attr))
+
+    headers = {"Content-Type": ctype} if ctype else {}
+    with caplog.at_level(logging.DEBUG, logger="junco"):
+        r = asyncio.run(TestClient(app).post("/", headers=headers, body=b'{"a": 1}'))
+    assert r.text == "None"
+    assert any(said in rec.getMessage() for rec in caplog.records), caplog.text

@@ -62,14 +62,13 @@ def http_scope(path: str = "/", method: str = "GET") -> Message:
 @pytest.mark.parametrize(
     ("body", "ctype", "raw"),
     [
-        ("héllo", b"text/plain; charset=utf-8", "héllo".encode()),
-        (b"\x00\xff", b"text/plain; charset=utf-8", b"\x00\xff"),
-        (bytearray(b"ba"), b"text/plain; charset=utf-8", b"ba"),
-        (memoryview(b"mv"), b"text/plain; charset=utf-8", b"mv"),
-        ({"a": [1, "é"]}, b"application/json", '{"a":[1,"é"]}'.encode()),
-        ([1, None], b"application/json", b"[1,null]"),
-        (None, b"text/plain; charset=utf-8", b""),
-        ("", b"text/plain; charset=utf-8", b""),
+        ("héllo", b"text/plain; charset=UTF-8", "héllo".encode()),
+        (b"\x00\xff", b"text/plain; charset=UTF-8", b"\x00\xff"),
+        (bytearray(b"ba"), b"text/plain; charset=UTF-8", b"ba"),
+        (memoryview(b"mv"), b"text/plain; charset=UTF-8", b"mv"),
+        ({"a": [1, "é"]}, b"application/json; charset=UTF-8", '{"a":[1,"é"]}'.encode()),
+        ([1, None], b"application/json; charset=UTF-8", b"[1,null]"),
+        ("", b"text/plain; charset=UTF-8", b""),
     ],
 )
 def test_body_types_on_the_wire(body: Any, ctype: bytes, raw: bytes) -> None:
@@ -88,12 +87,12 @@ def test_str_subclass_body() -> None:
         pass
 
     r = serve(lambda: Response(Markup("<b>x</b>")))
-    assert (r.body, r.headers["content-type"]) == (b"<b>x</b>", "text/plain; charset=utf-8")
+    assert (r.body, r.headers["content-type"]) == (b"<b>x</b>", "text/plain; charset=UTF-8")
 
 
 def test_handler_returning_plain_values() -> None:
-    assert serve(lambda: "ok").headers["content-type"] == "text/plain; charset=utf-8"
-    assert serve(lambda: {"a": 1}).headers["content-type"] == "application/json"
+    assert serve(lambda: "ok").headers["content-type"] == "text/plain; charset=UTF-8"
+    assert serve(lambda: {"a": 1}).headers["content-type"] == "application/json; charset=UTF-8"
     r = serve(lambda: None)
     assert (r.status_code, r.body, r.headers.get("content-length")) == (204, b"", None)
 
@@ -101,7 +100,7 @@ def test_handler_returning_plain_values() -> None:
 @pytest.mark.parametrize(
     ("default", "expected"),
     [
-        ("text/html", "text/html; charset=utf-8"),
+        ("text/html", "text/html; charset=UTF-8"),
         ("text/html; charset=latin-1", "text/html; charset=latin-1"),
         ("application/xml", "application/xml"),
     ],
@@ -110,14 +109,14 @@ def test_app_default_content_type(default: str, expected: str) -> None:
     assert serve(lambda: "x", default_content_type=default).headers["content-type"] == expected
     assert serve(lambda: b"x", default_content_type=default).headers["content-type"] == expected
     json = serve(lambda: [1], default_content_type=default)
-    assert json.headers["content-type"] == "application/json"
+    assert json.headers["content-type"] == "application/json; charset=UTF-8"
 
 
 def test_default_content_type_class_attribute_is_the_app_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(Response, "default_content_type", "text/csv")
-    assert serve(lambda: "a,b").headers["content-type"] == "text/csv; charset=utf-8"
+    assert serve(lambda: "a,b").headers["content-type"] == "text/csv; charset=UTF-8"
 
 
 def test_unsupported_body_type() -> None:
@@ -150,7 +149,7 @@ def test_headers_as_pairs_keep_repeats() -> None:
         (b"link", b"</a>"),
         (b"link", b"</b>"),
         (b"x", b"1"),
-        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-type", b"text/plain; charset=UTF-8"),
         (b"content-length", b"1"),
     ]
 
@@ -163,7 +162,7 @@ def test_explicit_content_type_wins() -> None:
 
 def test_json_content_type_visible_in_headers() -> None:
     resp = Response({"a": 1})
-    assert resp.headers["Content-Type"] == "application/json"
+    assert resp.headers["Content-Type"] == "application/json; charset=UTF-8"
     resp.headers["Content-Type"] = "application/vnd.x+json"
     r = serve(lambda: resp)
     assert r.headers.getlist("content-type") == ["application/vnd.x+json"]
@@ -176,7 +175,7 @@ def test_headers_setter_replaces_all() -> None:
     r = serve(lambda: resp)
     assert r.headers.get("a") is None
     assert r.headers["b"] == "2"
-    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.headers["content-type"] == "text/plain; charset=UTF-8"
 
 
 def test_explicit_content_length_is_not_duplicated() -> None:
@@ -214,8 +213,8 @@ def cookie_header(**kw: Any) -> str:
 
 
 def test_set_cookie_defaults() -> None:
-    assert cookie_header() == "sid=v; Path=/"
-    assert cookie_header(path=None) == "sid=v"
+    assert cookie_header() == "sid=v"  # no Path unless given, as in Microdot
+    assert cookie_header(path="/") == "sid=v; Path=/"
 
 
 def test_set_cookie_every_attribute() -> None:
@@ -236,21 +235,21 @@ def test_set_cookie_every_attribute() -> None:
 
 def test_set_cookie_expires_variants() -> None:
     naive = cookie_header(expires=datetime(2030, 1, 2, 3, 4, 5))
-    assert naive == "sid=v; Path=/; Expires=Wed, 02 Jan 2030 03:04:05 GMT"
+    assert naive == "sid=v; Expires=Wed, 02 Jan 2030 03:04:05 GMT"
     plus_two = datetime(2030, 1, 2, 5, 4, 5, tzinfo=timezone(timedelta(hours=2)))
     assert cookie_header(expires=plus_two) == naive
     text = cookie_header(expires="Fri, 01 Jan 2100 00:00:00 GMT")
-    assert text == "sid=v; Path=/; Expires=Fri, 01 Jan 2100 00:00:00 GMT"
+    assert text == "sid=v; Expires=Fri, 01 Jan 2100 00:00:00 GMT"
 
 
 @pytest.mark.parametrize(
     ("samesite", "expected"),
     [
-        ("Lax", "sid=v; Path=/; SameSite=Lax"),
-        ("lax", "sid=v; Path=/; SameSite=Lax"),
-        ("Strict", "sid=v; Path=/; SameSite=Strict"),
-        ("None", "sid=v; Path=/; Secure; SameSite=None"),
-        ("none", "sid=v; Path=/; Secure; SameSite=None"),
+        ("Lax", "sid=v; SameSite=Lax"),
+        ("lax", "sid=v; SameSite=Lax"),
+        ("Strict", "sid=v; SameSite=Strict"),
+        ("None", "sid=v; Secure; SameSite=None"),
+        ("none", "sid=v; Secure; SameSite=None"),
     ],
 )
 def test_set_cookie_samesite(samesite: str, expected: str) -> None:
@@ -258,10 +257,10 @@ def test_set_cookie_samesite(samesite: str, expected: str) -> None:
 
 
 def test_set_cookie_partitioned_forces_secure() -> None:
-    assert cookie_header(partitioned=True) == "sid=v; Path=/; Secure; Partitioned"
+    assert cookie_header(partitioned=True) == "sid=v; Secure; Partitioned"
     assert (
         cookie_header(partitioned=True, secure=True, samesite="None", http_only=True)
-        == "sid=v; Path=/; Secure; HttpOnly; SameSite=None; Partitioned"
+        == "sid=v; Secure; HttpOnly; SameSite=None; Partitioned"
     )
 
 
@@ -294,10 +293,10 @@ def test_set_cookie_refuses_bad_expires_text() -> None:
 
 def test_delete_cookie() -> None:
     resp = Response()
-    resp.delete_cookie("sid")
+    resp.delete_cookie("sid", max_age=10, expires="ignored")  # accepted, ignored (Microdot)
     resp.delete_cookie("pref", path="/app", domain="example.org", secure=True)
     assert resp.headers.getlist("set-cookie") == [
-        "sid=; Path=/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0",
+        "sid=; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0",
         "pref=; Path=/app; Domain=example.org; Expires=Thu, 01 Jan 1970 00:00:01 GMT; "
         "Max-Age=0; Secure",
     ]
@@ -311,8 +310,8 @@ def test_several_cookies_on_the_wire() -> None:
         return resp
 
     r = serve(make)
-    assert r.headers.getlist("set-cookie") == ["a=1; Path=/", "b=2; Path=/; HttpOnly"]
-    assert r.headers["content-type"] == "application/json"
+    assert r.headers.getlist("set-cookie") == ["a=1", "b=2; HttpOnly"]
+    assert r.headers["content-type"] == "application/json; charset=UTF-8"
 
 
 # -- redirects -----------------------------------------------------------------------------
@@ -347,7 +346,7 @@ def test_head_gets_headers_without_body() -> None:
     get = call(app, "GET")
     head = call(app, "HEAD")
     assert head.status_code == 200
-    assert head.body == b""
+    assert head.body is None
     expected = [(k, "HEAD" if k == "x-method" else v) for k, v in get.headers.items_all()]
     assert head.headers.items_all() == expected
     assert head.headers["content-length"] == "5"
@@ -390,7 +389,7 @@ def test_send_file_streams_in_chunks(big_file: tuple[Path, bytes]) -> None:
     r = serve(lambda: send_file(path))
     assert r.status_code == 200
     assert r.body == data
-    assert r.headers["content-type"] == "application/json"
+    assert r.headers["content-type"] == "application/json"  # send_file: the type alone, as Microdot
     assert r.headers["content-length"] == str(len(data))
     assert r.headers["last-modified"] == "Tue, 14 Nov 2023 22:13:20 GMT"
     assert "cache-control" not in r.headers
@@ -408,9 +407,9 @@ def test_send_file_content_type(tmp_path: Path) -> None:
     r = serve(lambda: Response.send_file(unknown))
     assert (r.headers["content-type"], r.body) == ("application/octet-stream", b"\x00\x01")
     html = serve(lambda: Response.send_file(str(page))).headers["content-type"]
-    assert html == "text/html; charset=utf-8"
-    forced = serve(lambda: Response.send_file(page, content_type="text/plain; charset=utf-8"))
-    assert forced.headers["content-type"] == "text/plain; charset=utf-8"
+    assert html == "text/html; charset=UTF-8"
+    forced = serve(lambda: Response.send_file(page, content_type="text/plain; charset=UTF-8"))
+    assert forced.headers["content-type"] == "text/plain; charset=UTF-8"
 
 
 def test_send_file_max_age(big_file: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -445,7 +444,7 @@ def test_send_file_status_code(big_file: tuple[Path, bytes]) -> None:
 def test_send_file_from_stream_closes_it() -> None:
     stream = io.BytesIO(b"x" * 70_000)
     r = serve(lambda: Response.send_file("report.csv", stream=stream))
-    assert r.headers["content-type"] == "text/csv; charset=utf-8"
+    assert r.headers["content-type"] == "text/csv; charset=UTF-8"
     assert "content-length" not in r.headers
     assert r.body == b"x" * 70_000
     assert stream.closed
@@ -461,7 +460,8 @@ def test_send_file_head_sends_headers_only(big_file: tuple[Path, bytes]) -> None
 
     head = call(app, "HEAD")
     get = call(app, "GET")
-    assert (head.status_code, head.body) == (200, b"")
+    assert head.status_code == 200
+    assert head.body is None
     assert head.headers == get.headers
     assert head.headers["content-length"] == str(len(data))
     assert get.body == data
@@ -495,7 +495,7 @@ def test_async_generator_body() -> None:
 
     r = serve(lambda: gen())
     assert r.body == b"012"
-    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    assert r.headers["content-type"] == "text/plain; charset=UTF-8"
     assert len(body_messages(r)) == 4
 
 
@@ -538,7 +538,8 @@ def test_head_on_streamed_body_closes_generator() -> None:
         return Response(bodies[-1], headers={"X-Stream": "1"})
 
     r = call(app, "HEAD")
-    assert (r.status_code, r.body, r.headers["x-stream"]) == (200, b"", "1")
+    assert (r.status_code, r.headers["x-stream"]) == (200, "1")
+    assert r.body is None
     assert "content-length" not in r.headers
     closed = cast(AsyncGeneratorType[bytes, None], bodies[0])
     assert closed.ag_frame is None  # closed without being run
@@ -559,6 +560,40 @@ def test_error_inside_stream_truncates_without_end_of_body(
         {"type": "http.response.body", "body": b"partial", "more_body": True}
     ]
     assert "error while sending the response" in caplog.text
+
+
+@pytest.mark.parametrize("chunk", [7, 1.5, None, [b"x"]], ids=["int", "float", "none", "list"])
+def test_stream_yielding_a_non_text_chunk_is_a_typeerror_not_nul_bytes(
+    chunk: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    def gen() -> Iterator[Any]:
+        yield b"ok"
+        yield chunk
+
+    with caplog.at_level(logging.ERROR, logger="junco"):
+        r = serve(gen)
+    # Headers were already out: the stream is cut short (the server drops the
+    # connection), never completed with bytes(7) == seven NUL bytes.
+    assert body_messages(r) == [{"type": "http.response.body", "body": b"ok", "more_body": True}]
+    assert "a streamed body yielded a" in caplog.text
+
+
+def test_async_read_body_is_awaited() -> None:
+    class AsyncFile:
+        def __init__(self) -> None:
+            self.chunks = [b"hel", b"lo"]
+            self.closed = False
+
+        async def read(self, size: int = -1) -> bytes:
+            return self.chunks.pop(0) if self.chunks else b""
+
+        async def close(self) -> None:
+            self.closed = True
+
+    body = AsyncFile()
+    r = serve(lambda: body)
+    assert (r.status_code, r.body) == (200, b"hello")
+    assert body.closed
 
 
 async def _disconnect_after_first_chunk(
@@ -678,3 +713,90 @@ def test_disconnect_while_sync_generator_is_producing(caplog: pytest.LogCaptureF
     assert [m.get("body") for m in sent[1:]] == [b"first"]
     assert closed.is_set()
     assert "closing a response body failed" not in caplog.text
+
+
+# -- headers junco's own middleware add already encoded --------------------------------
+
+
+def test_a_content_type_alone_is_sent_once_and_checked() -> None:
+    r = serve(lambda: ("<p>hi</p>", {"Content-Type": "text/html; charset=utf-8"}))
+    assert r.headers.getlist("content-type") == ["text/html; charset=utf-8"]
+    response = Response("x", headers={"content-type": "text/html"})
+    assert response.headers["Content-Type"] == "text/html"
+    with pytest.raises(ValueError, match="control character"):
+        Response("x", headers={"Content-Type": "text/html\r\nX-Evil: 1"})
+
+
+def test_encoded_pairs_are_seen_and_overridden_by_later_hooks() -> None:
+    from junco.middleware import RequestID, SecurityHeaders
+
+    app = Junco()
+    seen: dict[str, Any] = {}
+
+    @app.after_request  # registered first: runs last
+    def last(request: Request, response: Response) -> None:
+        seen["frame"] = response.headers.get("X-Frame-Options")
+        seen["id"] = response.headers.get("X-Request-ID")
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+
+    SecurityHeaders(app)
+    RequestID(app)
+
+    @app.get("/")
+    async def index(request: Request) -> str:
+        return "ok"
+
+    r = call(app, "GET")
+    assert seen["frame"] == "DENY"
+    assert seen["id"] == r.headers["X-Request-ID"]
+    assert r.headers.getlist("x-frame-options") == ["SAMEORIGIN"]
+    assert r.headers.getlist("x-request-id") == [seen["id"]]
+
+
+def test_each_header_of_the_full_stack_is_sent_once() -> None:
+    from junco.middleware import RequestID, csp_nonce, secure_stack
+
+    app = Junco()
+    origin = "https://app.example.com"
+    secure_stack(
+        app,
+        secret_key="k" * 48,
+        allowed_hosts=["127.0.0.1"],
+        cors_origins=[origin],
+        cors_credentials=True,
+    )
+    RequestID(app)  # a second one replaces the id rather than adding a header
+
+    @app.get("/")
+    async def index(request: Request) -> Any:
+        request.session["n"] = 1
+        return f"<script nonce='{csp_nonce(request)}'></script>", {"Content-Type": "text/html"}
+
+    r = asyncio.run(
+        TestClient(app).request("GET", "/", headers={"Host": "127.0.0.1", "Origin": origin})
+    )
+    assert r.status_code == 200
+    names = [k.decode().lower() for k, _ in r.messages[0]["headers"]]
+    repeated = {n for n in names if names.count(n) > 1}
+    assert repeated == set(), repeated
+    assert set(r.headers["Vary"].replace(" ", "").split(",")) == {"Origin", "Cookie"}
+    nonce = r.text.split("nonce='")[1].split("'")[0]
+    assert f"'nonce-{nonce}'" in r.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+    assert r.headers["Access-Control-Allow-Origin"] == origin
+
+
+def test_the_shared_already_handled_response_keeps_no_encoded_pairs() -> None:
+    from junco.middleware import RequestID, SecurityHeaders
+
+    app = Junco()
+    SecurityHeaders(app)
+    RequestID(app)
+
+    @app.get("/")
+    async def index(request: Request) -> Response:
+        return Response.already_handled
+
+    for _ in range(3):
+        call(app, "GET")
+    assert Response.already_handled._extra is None

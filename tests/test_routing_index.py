@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from junco import Junco
+from junco import Junco, URLPattern
 from junco.routing import Route, Router
 from junco.testing import TestClient
 
@@ -27,8 +27,19 @@ def linear(router: Router, method: str, path: str) -> tuple[Route | None, dict[s
     return None, None
 
 
+def accepted(pattern: str) -> bool:
+    """Whether junco registers ``pattern`` (no '//', no argument name twice)."""
+    try:
+        URLPattern(pattern)
+    except ValueError:
+        return False
+    return True
+
+
 segment = st.sampled_from(LITERALS + ARGS)
-pattern_st = st.lists(segment, min_size=1, max_size=4).map(lambda s: "/" + "/".join(s))
+pattern_st = (
+    st.lists(segment, min_size=1, max_size=4).map(lambda s: "/" + "/".join(s)).filter(accepted)
+)
 path_segment = st.sampled_from(["a", "b", "ab", "items", "r1", "r2", "42", "-7", "pre-3.txt", ""])
 path_st = st.lists(path_segment, min_size=1, max_size=5).map(lambda s: "/" + "/".join(s))
 
@@ -49,7 +60,7 @@ def test_index_agrees_with_a_linear_scan(patterns: list[str], paths: list[str]) 
     router = app.router
     for path in paths:
         for method in ("GET", "POST", "HEAD"):
-            found = router._find(method, path, (), set())
+            found = router._find(method, path, (), {})
             expected_route, expected_args = linear(router, method, path)
             if expected_route is None:
                 assert found is None or found.route is None

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 import secrets
 import sys
+import zlib
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,6 +26,7 @@ from junco.sessions import (
     SessionData,
     SessionStore,
     SessionTooLarge,
+    _make_signer,
     get_session,
     with_session,
 )
@@ -330,18 +333,18 @@ def test_values_must_be_json() -> None:
 
 def signed_cookie(ext: Session, payload: Any) -> str:
     """What junco's own signer makes of ``payload`` (a validly signed cookie)."""
-    return cast(str, ext._signer.dumps(payload))
+    return ext._signer.dumps(payload)
 
 
 def signed_raw(ext: Session, raw: bytes) -> str:
     """``raw`` bytes as the payload of a validly signed cookie (not JSON at all)."""
     encoded = base64.urlsafe_b64encode(raw).rstrip(b"=")
-    return cast(bytes, ext._signer.make_signer().sign(encoded)).decode()
+    return ext._signer.sign(encoded.decode())
 
 
 def hostile_cookies(ext: Session, good: str) -> dict[str, str]:
     now = ext.clock()
-    other, _ = make_app(secret_key="someone-elses-key-0123456789")
+    other, _ = make_app(secret_key="someone-elses-key-0123456789-abcdef")
     foreign = call(TestClient(other), "POST", "/write", json={"user": "root"})
     found = session_cookie(foreign)
     assert found is not None
@@ -369,7 +372,20 @@ def hostile_cookies(ext: Session, good: str) -> dict[str, str]:
         ),
         "an id instead": "x" * 43 + ".sig",
         "latin-1 junk": "\xe9\xff" * 10,
+        "padded signature": good + "=",
+        "unused signature bits set": good[:-1] + _other_low_bits(good[-1]),
+        "inflation bomb": ext._signer.sign(
+            "." + base64.urlsafe_b64encode(zlib.compress(b" " * 200_000)).rstrip(b"=").decode()
+        ),
+        "signed for another purpose": _make_signer(KEY, ids_only=True).sign(payload),
     }
+
+
+def _other_low_bits(last: str) -> str:
+    """Another base64url character carrying the same 4 data bits (the last of 43)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    i = alphabet.index(last)
+    return alphabet[i ^ 1]
 
 
 def test_hostile_cookies_give_an_anonymous_session() -> None:
@@ -388,6 +404,17 @@ def test_hostile_cookies_give_an_anonymous_session() -> None:
         r = call(hostile, "POST", "/write", json={"fresh": 1})
         assert r.status_code == 200, label
         assert read(hostile)["data"] == {"fresh": 1}, label
+
+
+def test_big_sessions_are_compressed_and_round_trip() -> None:
+    app, _ = make_app()
+    client = TestClient(app)
+    data = {"items": ["same text again"] * 100}
+    found = session_cookie(call(client, "POST", "/write", json=data))
+    assert found is not None
+    assert found[0].startswith(".")  # compressed, as itsdangerous marked it
+    assert len(found[0]) < len(json.dumps(data))
+    assert read(client)["data"] == data
 
 
 def test_a_huge_cookie_header_is_refused_before_verifying() -> None:
@@ -432,10 +459,13 @@ def test_weak_or_missing_keys_are_refused(secret_key: Any) -> None:
         Session(Junco(), secret_key)
 
 
-def test_missing_itsdangerous_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sessions_need_no_itsdangerous(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Cookies are signed with hmac.digest directly; only the stdlib is needed.
     monkeypatch.setitem(sys.modules, "itsdangerous", None)
-    with pytest.raises(ImportError, match=r'pip install "junco\[security\]"'):
-        Session(Junco(), KEY)
+    app, _ = make_app()
+    client = TestClient(app)
+    call(client, "POST", "/write", json={"a": 1})
+    assert read(client)["data"] == {"a": 1}
 
 
 def test_bytes_keys_work() -> None:

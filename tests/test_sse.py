@@ -347,7 +347,7 @@ def test_head_never_starts_the_handler() -> None:
 
     r = TestClient(app).sync.head("/e")
     assert r.status_code == 200
-    assert r.body == b""
+    assert r.body is None  # HEAD: no body at all (Microdot's rule)
     assert started == []
 
 

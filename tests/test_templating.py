@@ -166,13 +166,13 @@ def test_html_responses(tdir: Path, sync: Sync) -> None:
     client = sync(app)
     r = client.get("/a")
     assert (r.status_code, r.text) == (200, "<p>a</p>")
-    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.headers["content-type"] == "text/html; charset=UTF-8"
     r = client.get("/b")
     assert (r.status_code, r.text, r.headers["x-t"]) == (201, "<p>b</p>", "1")
     assert client.get("/c").text == "<p>c</p>"
     r = client.get("/d")
     assert r.text == "<li>0</li><li>1</li><li>2</li>"
-    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.headers["content-type"] == "text/html; charset=UTF-8"
     assert (client.get("/e").status_code, client.get("/e").text) == (404, "<p>e</p>")
 
 

@@ -73,7 +73,7 @@ def shop() -> Junco:
 
 def errors_of(r: Any) -> list[dict[str, Any]]:
     assert r.status_code == 422, r.text
-    assert r.headers["Content-Type"] == "application/json"
+    assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
     error = r.json["error"]
     assert error["code"] == "validation_failed"
     assert error["status"] == 422
@@ -83,7 +83,7 @@ def errors_of(r: Any) -> list[dict[str, Any]]:
 def test_json_body_is_decoded_and_the_return_type_serialised(sync: Sync) -> None:
     r = sync(shop()).post("/items", body={"name": "pen", "price": 1.5})
     assert r.status_code == 201
-    assert r.headers["Content-Type"] == "application/json"
+    assert r.headers["Content-Type"] == "application/json; charset=UTF-8"
     assert r.json == {"name": "pen", "price": 1.5, "tags": []}
 
 

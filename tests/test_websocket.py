@@ -12,7 +12,15 @@ from typing import Any, TypeVar
 
 import pytest
 
-from junco import HTTPException, Junco, Request, Response, abort, current_request
+from junco import (
+    ConfigurationError,
+    HTTPException,
+    Junco,
+    Request,
+    Response,
+    abort,
+    current_request,
+)
 from junco.testing import TestClient, WebSocketRejected, WebSocketSession
 from junco.types import Message, Receive, Scope, Send
 from junco.websocket import _INBOX, WebSocket, WebSocketDisconnect, with_websocket
@@ -230,7 +238,7 @@ def test_http_and_websocket_routes_do_not_mix() -> None:
         client = TestClient(app)
         refusal = await rejected(client.websocket("/page"))
         assert refusal.close_code == 1008
-        assert (await client.get("/ws")).status_code in (404, 405)
+        assert (await client.get("/ws")).status_code == 400  # a route, but not a handshake
         assert (await client.request("WEBSOCKET", "/ws")).status_code in (400, 404, 405)
 
     run(main())
@@ -406,12 +414,6 @@ def test_unread_messages_are_not_buffered_without_bound() -> None:
 
 
 def test_decorator_checks() -> None:
-    def sync_handler(request: Request, ws: WebSocket) -> None:
-        pass
-
-    with pytest.raises(TypeError, match="async"):
-        with_websocket(sync_handler)  # type: ignore[arg-type]
-
     with pytest.raises(ValueError, match="positive"):
         with_websocket(max_message_size=0)
     with pytest.raises(TypeError, match="lists"):
@@ -521,8 +523,8 @@ def origin_app(**options: Any) -> Junco:
     [
         (None, True),  # not a browser
         ("http://localhost", True),
-        ("http://LOCALHOST:80", True),
-        ("https://localhost", True),
+        ("http://LOCALHOST:80", False),  # compared as sent, like CORS and CSRF
+        ("https://localhost", False),  # another scheme is another origin
         ("http://localhost:8000", False),
         ("https://evil.example", False),
         ("null", False),
@@ -531,22 +533,53 @@ def origin_app(**options: Any) -> Junco:
     ],
 )
 def test_cross_origin_handshakes_are_refused_by_default(origin: str | None, allowed: bool) -> None:
+    run(handshake(TestClient(origin_app()), origin, allowed))
+
+
+async def handshake(client: TestClient, origin: str | None, allowed: bool) -> None:
+    """Open ``/ws`` with ``origin``: it must be accepted, or refused with 403."""
+    headers = {"Origin": origin} if origin else None
+    session = client.websocket("/ws", headers=headers)
+    if allowed:
+        async with session as ws:
+            assert await ws.receive() == "in"
+    else:
+        assert (await rejected(session)).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("scheme", "origin", "allowed"),
+    [
+        ("https", "https://localhost", True),
+        ("https", "http://localhost", False),  # a wss handshake from an http page
+        ("http", "https://localhost", False),
+        ("https", "https://localhost:443", False),  # not what a browser sends
+    ],
+)
+def test_origin_scheme_must_match_the_handshakes(scheme: str, origin: str, allowed: bool) -> None:
+    run(handshake(TestClient(origin_app(), scheme=scheme), origin, allowed))
+
+
+def test_two_origin_headers_are_refused_even_when_one_is_own() -> None:
+    # One policy for a repeated Origin everywhere (CORS, CSRF, WebSocket).
     async def main() -> None:
-        headers = {"Origin": origin} if origin else None
-        session = TestClient(origin_app()).websocket("/ws", headers=headers)
-        if allowed:
-            async with session as ws:
-                assert await ws.receive() == "in"
-        else:
-            assert (await rejected(session)).status_code == 403
+        client = TestClient(origin_app(allowed_origins=["*"]))
+        headers = [("Origin", "http://localhost"), ("Origin", "https://evil.example")]
+        session = client.websocket("/ws", headers=headers)
+        assert (await rejected(session)).status_code == 403
 
     run(main())
 
 
+def test_malformed_allowed_origin_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError):
+        with_websocket(allowed_origins=["https://app.example/path"])
+
+
 def test_allowed_origins() -> None:
     async def main() -> None:
-        listed = TestClient(origin_app(allowed_origins=["https://app.example/"]))
-        async with listed.websocket("/ws", headers={"Origin": "https://APP.example"}) as ws:
+        listed = TestClient(origin_app(allowed_origins=["https://APP.example:443/"]))
+        async with listed.websocket("/ws", headers={"Origin": "https://app.example"}) as ws:
             assert await ws.receive() == "in"
         assert (
             await rejected(listed.websocket("/ws", headers={"Origin": "https://x"}))
@@ -853,3 +886,41 @@ def test_refusal_runs_after_hooks_in_the_http_order() -> None:
     refusal = run(main())
     assert order == ["app", "request"]
     assert (refusal.status_code, refusal.response.body) == (403, b"replaced")
+
+
+# -- decorator order -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["with_websocket", "with_sse"])
+def test_endpoint_decorator_above_route_is_refused_at_registration(name: str) -> None:
+    # It used to leave a GET route holding the unwrapped function: a 500.
+    from junco.sse import with_sse
+
+    decorators: dict[str, Callable[[Any], Any]] = {
+        "with_websocket": with_websocket,
+        "with_sse": with_sse,
+    }
+    decorator = decorators[name]
+    app = Junco()
+    with pytest.raises(ConfigurationError, match=rf"@{name} must come below @app\.route"):
+
+        @decorator
+        @app.route("/endpoint")
+        async def endpoint(request: Request, other: Any) -> None: ...
+
+
+def test_either_decorator_may_be_repeated_in_the_right_order() -> None:
+    app = Junco()
+
+    @app.route("/a")
+    @app.route("/b")
+    @with_websocket
+    async def ws_route(request: Request, ws: WebSocket) -> None:
+        await ws.send(request.path)
+
+    async def main() -> None:
+        for path in ("/a", "/b"):
+            async with TestClient(app).websocket(path) as ws:
+                assert await ws.receive() == path
+
+    run(main())

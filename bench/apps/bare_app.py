@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - orjson is in the dev extra
         return json.loads(data)
 
 
-TEXT_TYPE = b"text/plain; charset=utf-8"
+TEXT_TYPE = b"text/plain; charset=UTF-8"
 JSON_TYPE = b"application/json"
 SECURITY = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 ORIGIN = ALLOWED_ORIGIN.encode()

@@ -13,7 +13,7 @@ from micropie import App, HttpMiddleware, Request
 
 from . import ALLOWED_ORIGIN, MESSAGE, MW_TEXT, SECURITY_HEADERS, TEXT
 
-TEXT_TYPE = ("Content-Type", "text/plain; charset=utf-8")
+TEXT_TYPE = ("Content-Type", "text/plain; charset=UTF-8")
 TextResponse = tuple[int, str, list[tuple[str, str]]]
 Headers = list[tuple[str, str]]
 

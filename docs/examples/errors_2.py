@@ -1,7 +1,7 @@
 # docs/examples/errors_2.py
 from junco import Junco, Request
 
-app = Junco()  # debug=False: a 500 says only "Internal Server Error"
+app = Junco()  # debug=False: a 500 says only "Internal server error"
 debug_app = Junco(debug=True)  # for development: the traceback is the body
 
 

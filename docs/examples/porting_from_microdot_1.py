@@ -1,6 +1,6 @@
 # docs/examples/porting_from_microdot_1.py
 # Microdot: from microdot import Microdot
-from junco import Junco as Microdot
+from junco.compat.microdot import Microdot
 
 app = Microdot()
 

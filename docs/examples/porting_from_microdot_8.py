@@ -1,8 +1,8 @@
 # docs/examples/porting_from_microdot_8.py
 # Microdot: from microdot import Microdot
 #           from microdot.test_client import TestClient
-from junco import Junco as Microdot
-from junco.testing import TestClient
+from junco.compat.microdot import Microdot
+from junco.compat.microdot.test_client import TestClient
 
 app = Microdot()
 
@@ -16,6 +16,7 @@ async def test_app():
     client = TestClient(app)
     response = await client.get("/")
     assert response.text == "Hello, World!"
+    assert response.headers["Content-Type"] == "text/plain; charset=UTF-8"
 
 
 def test_app_sync():  # junco only: the same client with blocking methods

@@ -16,7 +16,7 @@ async def create(request: Request) -> tuple[str, int]:
 
 @app.get("/page")
 async def page(request: Request) -> tuple[str, dict[str, str]]:
-    return "<h1>Hi</h1>", {"Content-Type": "text/html; charset=utf-8"}
+    return "<h1>Hi</h1>", {"Content-Type": "text/html; charset=UTF-8"}
 
 
 @app.get("/teapot")

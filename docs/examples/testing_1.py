@@ -22,7 +22,7 @@ def test_index() -> None:
         response = client.get("/")
         assert response.status_code == 200
         assert response.text == "Hello, world!"
-        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert response.headers["Content-Type"] == "text/plain; charset=UTF-8"
 
 
 def test_echo() -> None:

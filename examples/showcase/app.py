@@ -22,7 +22,7 @@ from junco.pubsub import Broadcast
 
 from . import accounts, notes, pages, realtime
 from .api import create_api
-from .config import Config
+from .config import Config, is_random_key
 from .repository import User, make_repository
 from .services import Services
 from .tour import create_tour
@@ -47,6 +47,9 @@ def create_app(config: Config | None = None) -> Junco:
     # Room for a note's text and its attachments; anything bigger is a 413.
     body_limit = config.max_attachments * config.max_attachment + MiB
     app = Junco(debug=config.debug, max_content_length=body_limit)
+    if is_random_key(config.secret_key):
+        # junco run's banner warns: sessions will not survive a restart.
+        app.state["junco.random_secret_key"] = True
     stack = _security(app, config)
     broadcast = Broadcast(config.redis_url or "memory")
     broadcast.init_app(app)
@@ -59,7 +62,8 @@ def create_app(config: Config | None = None) -> Junco:
     async def load_user(user_id: Any) -> User | None:
         return await repo.get_user(user_id) if isinstance(user_id, str) else None
 
-    Templates(app, template_dir=HERE / "templates")
+    # error.html: the page junco's error renderer shows browsers (404, 413, 429, ...).
+    Templates(app, template_dir=HERE / "templates", error_template="error.html")
     # Attached as routes (not mounted), so security headers apply to the files too.
     StaticFiles(HERE / "static", max_age=3600).attach(app)
     # Ids in URLs are exactly what new_id() makes: nothing else reaches a handler.

@@ -26,6 +26,18 @@ from junco import ConfigurationError
 from junco.stores import redis_url_from_env
 
 MiB = 1024 * 1024
+_DRAWN: set[str] = set()  # keys drawn at random here (not chosen by whoever runs it)
+
+
+def _random_key() -> str:
+    key = secrets.token_urlsafe(32)
+    _DRAWN.add(key)
+    return key
+
+
+def is_random_key(key: str) -> bool:
+    """Whether ``key`` was drawn at start-up (sessions then end with the process)."""
+    return key in _DRAWN
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,7 @@ class Config:
         debug: Tracebacks in error pages. Never in production.
     """
 
-    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    secret_key: str = field(default_factory=lambda: _random_key(), repr=False)
     redis_url: str | None = None
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
     csrf: bool = True

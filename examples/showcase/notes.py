@@ -11,7 +11,8 @@ import io
 import mimetypes
 from typing import Any
 
-from junco import Junco, Request, Response, abort, redirect, send_file
+from junco import HTTPException, Junco, Request, Response, abort, redirect, send_file
+from junco.errors import format_size
 from junco.multipart import FileUpload, secure_filename, with_form_data
 
 from .repository import NewFile, Note, User
@@ -50,7 +51,14 @@ async def _notes_page(
     s: Services, request: Request, status: int = 200, error: str | None = None
 ) -> Response:
     notes = await s.repo.list_notes(current_user(request).id)
-    return await s.render(request, "notes.html", status, notes=notes, error=error)
+    return await s.render(
+        request, "notes.html", status, notes=notes, error=error, attachment_limit=_limit(s)
+    )
+
+
+def _limit(s: Services) -> str:
+    size = format_size(s.config.max_attachment)
+    return f"Attachments are limited to {size} each, {s.config.max_attachments} per note."
 
 
 def _reading(app: Junco, s: Services) -> None:
@@ -88,14 +96,22 @@ def _writing(app: Junco, s: Services) -> None:
             return await _notes_page(s, request, 400, str(exc))
         note = await s.repo.add_note(user.id, title, body, files)
         await s.broadcast.publish(feed_channel(user.id), _event(note))
-        return redirect(f"/notes/{note.id}", 303)
+        return redirect(app.url_for("show_note", note_id=note.id), 303)
+
+    @app.errorhandler(413)
+    async def too_large(request: Request) -> Response:
+        # An upload over the limits: the form again, saying what the limits are.
+        user = request.g.get("current_user")
+        if request.route is None or request.route.handler is not create_note or not user:
+            raise HTTPException(413)  # junco's own page for every other 413
+        return await _notes_page(s, request, 413, _limit(s))
 
     @app.post("/notes/<id:note_id>/delete")
     @s.login
     async def delete_note(request: Request, note_id: str) -> Response:
         if not await s.repo.delete_note(current_user(request).id, note_id):
             abort(404)
-        return redirect("/notes", 303)
+        return redirect(app.url_for("list_notes"), 303)
 
 
 def _files_and_api(app: Junco, s: Services) -> None:

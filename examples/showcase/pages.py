@@ -1,4 +1,7 @@
-"""Pages that need no login: the start page, the CSP demonstration, the 404 page."""
+"""Pages that need no login: the start page and the CSP demonstration.
+
+Error pages (404, 429, 413, ...) are junco's, rendered with ``templates/error.html``.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +36,3 @@ def register(app: Junco, s: Services) -> None:
     @app.get("/csp")
     async def csp(request: Request) -> Response:
         return await s.render(request, "csp.html")
-
-    @app.errorhandler(404)
-    async def not_found(request: Request) -> Response:
-        return await s.render(request, "error.html", 404, status=404, reason="Not Found")

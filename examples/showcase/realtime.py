@@ -21,6 +21,8 @@ from .services import CHAT_CHANNEL, Services, current_user, feed_channel
 #: Longest chat message kept, in characters; the socket refuses frames over 4 KiB.
 MAX_CHAT = 500
 MAX_FRAME = 4096
+#: How soon a browser reconnects the live feed after losing it, in seconds.
+RETRY_SECONDS = 2
 
 
 def register(app: Junco, s: Services) -> None:
@@ -59,7 +61,9 @@ def register(app: Junco, s: Services) -> None:
 
 async def _stream_feed(request: Request, sse: SSE, broadcast: Any, channel: str) -> None:
     async with broadcast.subscribe(channel) as subscription:
-        await sse.send({"channel": "feed"}, event="ready")
+        # retry: after a restart (or a lost connection) the browser reconnects
+        # within 2 s and the page says so (static/app.js).
+        await sse.send({"channel": "feed"}, event="ready", retry=RETRY_SECONDS)
         try:
             async for message in subscription:
                 if isinstance(message, dict):

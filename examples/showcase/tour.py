@@ -62,10 +62,10 @@ def create_tour() -> Junco:
     def division_error(request: Request, exc: ZeroDivisionError) -> Any:
         return {"error": "division by zero"}, 400
 
-    @tour.get("/")
+    @tour.get("/", name="tour")  # url_for("tour") in the site's templates
     async def index(request: Request) -> Response:
-        html = _index_html(request.url_prefix)
-        return Response(html, headers={"Content-Type": "text/html; charset=utf-8"})
+        html = _index_html(request.url_prefix, request.root_path)
+        return Response(html, headers={"Content-Type": "text/html; charset=UTF-8"})
 
     @tour.get("/hello/<name>")
     async def hello(request: Request, name: str) -> str:
@@ -99,7 +99,7 @@ def create_tour() -> Junco:
     return tour
 
 
-def _index_html(prefix: str) -> str:
+def _index_html(prefix: str, root: str = "") -> str:
     rows = []
     for method, path, what, link in ENDPOINTS:
         shown = escape(prefix + path)
@@ -108,10 +108,17 @@ def _index_html(prefix: str) -> str:
         rows.append(
             f"<tr><td>{method}</td><td><code>{shown}</code></td><td>{escape(what)}</td></tr>"
         )
+    # The showcase's stylesheet and header: the tour looks like the rest of the site.
+    home = escape(root + "/")
     return (
-        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        "<title>junco tour</title></head><body>\n<h1>A tour of junco's core</h1>\n"
+        "<!doctype html>\n<html lang=en><head><meta charset=UTF-8>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>junco tour · junco showcase</title>"
+        f'<link rel="stylesheet" href="{home}static/app.css">'
+        f'</head><body>\n<header><a class="brand" href="{home}">junco showcase</a>'
+        f'<nav><a href="{home}">Start page</a></nav></header>\n'
+        "<main>\n<h1>A tour of junco's core</h1>\n"
         "<table>\n<tr><th>method</th><th>path</th><th>shows</th></tr>\n"
         + "\n".join(rows)
-        + "\n</table>\n</body></html>\n"
+        + "\n</table>\n</main>\n</body></html>\n"
     )

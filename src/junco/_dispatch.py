@@ -5,6 +5,10 @@ Invariants:
   ``HTTPException`` or any other exception is turned into one by the error
   handlers, and then ``after_error_request`` hooks see it. Only a client that
   disconnected while its body was read gets nothing.
+- The path is decided once, before routing: a path that is not canonical
+  (``junco.paths.path_problem``) is a 400 that reaches no ``before_request``
+  hook and no route (``after_error_request`` hooks still decorate it), so
+  ``request.path`` is the one path the router and every policy read.
 - ``before_request`` hooks run whether or not a route matched (``request.route``
   is ``None`` on a 404), so host, CORS and rate-limit checks cover every path;
   404/405 are raised after them.
@@ -17,13 +21,14 @@ Invariants:
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import TYPE_CHECKING, Any
 
 from . import _hooks
 from ._parsing import json_dumps
 from .coerce import make_response
-from .exceptions import ClientDisconnect, HTTPException, status_phrase
+from .errors import render_error
+from .exceptions import ClientDisconnect, HTTPException
+from .paths import path_problem, slash_redirect
 from .request import Request, _current
 from .response import _CT_JSON, _LENGTHS, Response
 from .routing import Match, allowed_methods
@@ -56,6 +61,8 @@ def scan_headers(app: Junco, scope: Scope, request: Request | None = None) -> in
         if name in _BODY_OR_HOST:
             if name == b"host":
                 hosts += 1
+                if request is not None:
+                    request._raw_host = value
             elif name == b"transfer-encoding":
                 chunked = True
             elif name == b"content-type":
@@ -103,15 +110,32 @@ async def handle_http(
     # marked finished instead, and current_request() refuses finished ones.
     _current.set(request)
     plan = app._root_plan
-    if plan is None or app._plans_gen != _hooks.generation[0]:
+    if plan is None:
         plan = app.root_plan()
     body = None
     try:
         declared = scan_headers(app, scope, request)
         path = request.path
-        if "\x00" in path or "\r" in path or "\n" in path:
-            raise HTTPException(400, "invalid character in path")
         table = app.router.static.get(path)
+        raw = scope.get("raw_path")
+        # The one canonical-path decision is junco.paths.path_problem. It is only
+        # called when one of its triggers shows (each clause below is one): a path
+        # that hit a static route equals a registered pattern, canonical by
+        # construction, so only its raw form can hide something (%2f). 37 is "%":
+        # an int membership test is a memchr, b"%" in raw goes through the buffer API.
+        if (raw and 37 in raw) or (
+            table is None
+            and (
+                "//" in path
+                or "/." in path
+                or "\\" in path
+                or not path.startswith("/")
+                or not path.isprintable()
+            )
+        ):
+            problem = path_problem(path, raw)
+            if problem is not None:
+                raise HTTPException(400, problem)
         route = table.get(request.method) if table is not None else None
         match = None
         if route is None:
@@ -122,7 +146,15 @@ async def handle_http(
         request.route = route
         if route is not None and declared is not None:
             await request._load_body(None if declared == _CHUNKED else declared)
-        response = await _before(plan, request) if plan.before else None
+        response = None
+        if plan.sync_before is not None:
+            for fn in plan.sync_before:
+                rv = fn(request)
+                if rv is not None:
+                    response = make_response(rv)
+                    break
+        elif plan.before:
+            response = await _before(plan, request)
         if response is None:
             if route is None:
                 response = _no_route(request, match)
@@ -142,26 +174,40 @@ async def handle_http(
                     body, ctype = json_dumps(rv), _CT_JSON
                 else:
                     response = make_response(rv)
-        if response is not None and (plan.after or request._after):
-            response = await _after(plan, request, response)
+        if response is not None:
+            if plan.sync_after is not None and request._after is None:
+                for fn in plan.sync_after:
+                    rv = fn(request, response)
+                    if rv is not None:
+                        response = make_response(rv)
+            elif plan.after or request._after:
+                response = await _after(plan, request, response)
     except ClientDisconnect:
         request.finished = True
         return
     except Exception as exc:
         response = await error_response(app, plan, request, exc)
     try:
+        extra = None
+        if (
+            body is None
+            and type(response) is Response
+            and response._headers is None
+            and response.body_iter is None
+            and response.status_code == 200
+        ):
+            # A plain 200 whose headers are at most the middleware's encoded
+            # pairs: sent right here (Response.send would cost another await).
+            body, ctype, extra = response.body, response._ctype or app.default_ct, response._extra
         if body is not None:
             n = len(body)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", ctype),
-                        (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
-                    ],
-                }
-            )
+            raw = [
+                (b"content-type", ctype),
+                (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
+            ]
+            if extra is not None:
+                raw += extra
+            await send({"type": "http.response.start", "status": 200, "headers": raw})
             if request.method == "HEAD":
                 body = b""
             await send({"type": "http.response.body", "body": body})
@@ -169,7 +215,7 @@ async def handle_http(
             await response.send(request, send)
     except Exception:
         # Headers are out: nothing to do but log and end the stream.
-        logger.exception("error while sending the response to %s %s", request.method, path)
+        logger.exception("error while sending the response to %s %s", request.method, request.path)
     finally:
         request.finished = True
 
@@ -208,15 +254,11 @@ async def _after(plan: _hooks.Plan, request: Request, response: Response) -> Res
 
 def _no_route(request: Request, match: Any) -> Response:
     if match.redirect is not None:
-        qs = request.asgi_scope.get("query_string", b"")
-        location = request.root_path + match.redirect
-        if qs:
-            location += "?" + qs.decode("latin-1")
-        return Response.redirect(location, 308)
+        return slash_redirect(request, request.root_path + match.redirect)
     if match.allow:
         allow = allowed_methods(match.allow)
         if request.method == "OPTIONS":
-            return Response(status_code=204, headers={"Allow": allow})
+            return Response(headers={"Allow": allow})  # 200 and no body, as Microdot
         raise HTTPException(405, headers={"Allow": allow})
     raise HTTPException(404)
 
@@ -261,19 +303,7 @@ async def _handle_error(
                     response.headers.setdefault(name, value)
             return response
         except Exception as inner:
-            exc, status = inner, 500
-            if isinstance(inner, HTTPException):
-                status = inner.status_code
-    if isinstance(exc, HTTPException):
-        return _plain_error(exc.reason, exc.status_code, exc.headers)
-    logger.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
-    if app.debug:
-        return _plain_error("".join(traceback.format_exception(exc)), 500, None)
-    return _plain_error(status_phrase(500), 500, None)
-
-
-def _plain_error(text: str, status: int, headers: dict[str, str] | None) -> Response:
-    # Always text/plain, whatever the app's default type: the text may echo input.
-    response = Response(text, status, headers)
-    response.headers.setdefault("Content-Type", "text/plain; charset=utf-8")
-    return response
+            exc = inner
+    if not isinstance(exc, HTTPException):
+        logger.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
+    return render_error(request, exc, app.debug)

@@ -6,32 +6,135 @@ sits in a chain of mounts gets the root's effective hooks, then the effective
 hooks of each ``local=True`` mount along the chain: outer apps first. After-hooks
 run in the reverse order (the innermost first), like nested middleware.
 
-Plans are cached per chain and dropped whenever any app registers anything, so
-mounting stays live without per-request work.
+Plans are cached per app and chain. Each app keeps its own version: any change
+to it (a hook appended through a decorator or straight to one of Microdot's
+hook lists, an error handler, a mount) bumps the version and drops the cached
+plans of that app and of every app it is mounted in, since theirs include its
+hooks. So late registration works, mounting stays live, and a request pays
+nothing for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from .app import Junco
     from .routing import Mount
 
 Hook = tuple[Callable[..., Any], bool]  # (function, is_async)
+C = TypeVar("C")
 ErrorHandlers = dict[Any, Callable[..., Any]]
 
-_generation = itertools.count(1)
-generation = [0]
+
+class _Owner(Protocol):
+    def _changed(self) -> None: ...
 
 
-def bump() -> None:
-    """Invalidate every cached plan (called on any registration)."""
-    generation[0] = next(_generation)
+class HookList(list[Callable[..., Any]]):
+    """One of an app's hook lists: a plain list that tells its app when it changes.
+
+    Microdot code appends to ``app.before_request_handlers`` directly; that
+    must work after the first request as well as before.
+    """
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: _Owner, items: Iterable[Callable[..., Any]] = ()) -> None:
+        super().__init__(items)
+        self._owner = owner
+
+
+class HandlerDict(dict[Any, Callable[..., Any]]):
+    """An app's ``error_handlers``: a plain dict that tells its app when it changes."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(
+        self, owner: _Owner, items: Mapping[Any, Callable[..., Any]] | None = None
+    ) -> None:
+        super().__init__(items or {})
+        self._owner = owner
+
+
+class Tracked(Generic[C]):
+    """An app attribute holding a :class:`HookList` or :class:`HandlerDict`.
+
+    Assigning a plain list or dict wraps it and tells the app, so
+    ``app.before_request_handlers = [...]`` works like appending.
+    """
+
+    def __init__(self, factory: Callable[[Any, Any], C]) -> None:
+        self.factory = factory
+        self.slot = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> C:
+        if obj is None:  # looked up on the class (introspection, docs)
+            return self  # type: ignore[return-value]
+        return obj.__dict__[self.slot]  # type: ignore[no-any-return]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = self.factory(obj, value)
+        obj._changed()
+
+
+def _notifying(base: type, name: str) -> Callable[..., Any]:
+    method = getattr(base, name)
+
+    def mutate(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = method(self, *args, **kwargs)
+        self._owner._changed()
+        return result
+
+    mutate.__name__ = name
+    return mutate
+
+
+_LIST_MUTATORS = (
+    *("append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse"),
+    *("__setitem__", "__delitem__", "__iadd__", "__imul__"),
+)
+_DICT_MUTATORS = ("__setitem__", "__delitem__", "update", "pop", "popitem", "clear", "setdefault")
+for _name in _LIST_MUTATORS:
+    setattr(HookList, _name, _notifying(list, _name))
+for _name in (*_DICT_MUTATORS, "__ior__"):
+    setattr(HandlerDict, _name, _notifying(dict, _name))
+
+
+_ROUTED = "_junco_routed"
+
+
+def mark_routed(handler: Any) -> None:
+    """Remember that ``handler`` was registered as a route (see :func:`check_not_routed`)."""
+    # Bound methods and builtins take no attributes; they cannot be re-decorated either.
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(handler, _ROUTED, True)
+
+
+def check_not_routed(f: Any, decorator: str) -> None:
+    """Refuse to wrap a function that a route already holds.
+
+    ``@with_websocket`` above ``@app.route`` would wrap the function after the
+    route took the unwrapped one, leaving a GET route that answers 500.
+
+    Raises:
+        ConfigurationError: ``f`` is already a route's handler.
+    """
+    if getattr(f, _ROUTED, False):
+        from .exceptions import ConfigurationError
+
+        name = getattr(f, "__name__", repr(f))
+        raise ConfigurationError(
+            f"{decorator} must come below @app.route: {name} is already a route's handler, "
+            f"so write @app.route(...) first, then {decorator}, then the function"
+        )
 
 
 def is_async_callable(f: Any) -> bool:
@@ -49,12 +152,20 @@ class Plan:
     after: tuple[Hook, ...]  # already in run order (reversed)
     after_error: tuple[Hook, ...]
     errors: tuple[ErrorHandlers, ...]  # innermost app first
+    # The hooks as plain functions when none is async: the dispatcher then
+    # runs them in a loop of its own, without awaiting a coroutine per stage.
+    sync_before: tuple[Callable[..., Any], ...] | None = None
+    sync_after: tuple[Callable[..., Any], ...] | None = None
+
+
+def _tagged(hooks: Iterable[Callable[..., Any]]) -> list[Hook]:
+    return [(f, is_async_callable(f)) for f in hooks]
 
 
 def _effective(app: Junco) -> tuple[list[Hook], list[Hook], list[Hook], ErrorHandlers]:
-    before = list(app.before_request_handlers)
-    after = list(app.after_request_handlers)
-    after_error = list(app.after_error_request_handlers)
+    before = _tagged(app.before_request_handlers)
+    after = _tagged(app.after_request_handlers)
+    after_error = _tagged(app.after_error_request_handlers)
     errors: ErrorHandlers = {}
     for mount in app.router.mounts:
         if mount.native and not mount.local:
@@ -77,12 +188,21 @@ def build_plan(root: Junco, chain: tuple[Mount, ...]) -> Plan:
             after += a
             after_error += ae
             error_chain.append(e)
+    run_after = tuple(reversed(after))
     return Plan(
         tuple(before),
-        tuple(reversed(after)),
+        run_after,
         tuple(reversed(after_error)),
         tuple(reversed(error_chain)),
+        _all_sync(before),
+        _all_sync(run_after),
     )
+
+
+def _all_sync(hooks: list[Hook] | tuple[Hook, ...]) -> tuple[Callable[..., Any], ...] | None:
+    if not hooks or any(is_async for _, is_async in hooks):
+        return None
+    return tuple(fn for fn, _ in hooks)
 
 
 def find_error_handler(

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
 from .datastructures import Headers
-from .exceptions import HTTPException
+from .exceptions import ConfigurationError, HTTPException
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -96,7 +96,7 @@ class MultipartLimits:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name != "tmp_dir" and value is not None and (type(value) is not int or value < 0):
-                raise ValueError(f"multipart limit {f.name} must be a non-negative int")
+                raise ConfigurationError(f"multipart limit {f.name} must be a non-negative int")
 
 
 def configure(app: Junco, **limits: Any) -> MultipartLimits:

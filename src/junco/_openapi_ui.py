@@ -21,9 +21,9 @@ from .middleware.csp_nonce import csp_nonce
 from .response import Response
 
 _TYPES = {
-    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-    "swagger-ui.css": "text/css; charset=utf-8",
-    "index.css": "text/css; charset=utf-8",
+    "swagger-ui-bundle.js": "text/javascript; charset=UTF-8",
+    "swagger-ui.css": "text/css; charset=UTF-8",
+    "index.css": "text/css; charset=UTF-8",
     "favicon-32x32.png": "image/png",
 }
 _START = b"""(function () {
@@ -85,7 +85,7 @@ def docs_routes(api: Any, docs_path: str) -> list[tuple[str, Callable[..., Any]]
             url=html.escape(prefix + (api.path or ""), quote=True),
             nonce=csp_nonce(request),
         )
-        return Response(page, headers={"Content-Type": "text/html; charset=utf-8"})
+        return Response(page, headers={"Content-Type": "text/html; charset=UTF-8"})
 
     async def docs_asset(request: Any, asset: str) -> Response:
         if asset != "init.js" and asset not in _TYPES:
@@ -93,7 +93,7 @@ def docs_routes(api: Any, docs_path: str) -> list[tuple[str, Callable[..., Any]]
         body = cache.get(asset)
         if body is None:
             body = cache[asset] = await asyncio.to_thread((folder / asset).read_bytes)
-        ctype = _TYPES.get(asset, "text/javascript; charset=utf-8")
+        ctype = _TYPES.get(asset, "text/javascript; charset=UTF-8")
         return Response(
             body, headers={"Content-Type": ctype, "Cache-Control": "public, max-age=3600"}
         )

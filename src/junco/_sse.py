@@ -81,9 +81,13 @@ def encode_comment(text: str) -> bytes:
     return b"".join(b": " + line.encode("utf-8", "surrogatepass") + b"\n" for line in lines) + b"\n"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ServerSentEvent:
     """One event as a browser's ``EventSource`` would deliver it.
+
+    Microdot's test client gives events as dicts; ``event["data"]`` (bytes),
+    ``"data_json"``, ``"event"``, ``"event_id"`` and ``"retry"`` (seconds)
+    work here too, and an event compares equal to such a dict.
 
     Attributes:
         data: The data lines joined with ``\\n``.
@@ -100,6 +104,38 @@ class ServerSentEvent:
     def json(self) -> Any:
         """The data parsed as JSON."""
         return json.loads(self.data)
+
+    def as_microdot(self) -> dict[str, Any]:
+        """The event as Microdot's test client shapes it."""
+        try:
+            data_json = json.loads(self.data)
+        except ValueError:
+            data_json = None
+        return {
+            "data": self.data.encode(),
+            "data_json": data_json,
+            "event": None if self.event == "message" else self.event,
+            "event_id": self.id or None,
+            "retry": None if self.retry is None else self.retry / 1000,
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        return self.as_microdot()[key]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ServerSentEvent):
+            return (self.data, self.event, self.id, self.retry) == (
+                other.data,
+                other.event,
+                other.id,
+                other.retry,
+            )
+        if isinstance(other, dict):
+            return self.as_microdot() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.data, self.event, self.id, self.retry))
 
 
 class SSEDecoder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from ._testresponse import TestResponse
@@ -204,3 +205,85 @@ class WebSocketSession:
             await asyncio.wait({task})
             raise TimeoutError(f"the app did not end within {self.timeout} seconds")
         task.result()
+
+
+class _GeneratorClient:
+    """Microdot's test WebSocket client: a generator plays the browser.
+
+    The generator's first value is the first message sent. Each message the
+    app sends goes into the generator at once, and what it yields next is the
+    next message sent. When the generator ends the client leaves. (Microdot
+    also sends ``None`` in when its server reads twice without writing; an
+    ASGI app reads ahead, so here the client waits for the app's next message.)
+    """
+
+    def __init__(self, client: Callable[[], Any]) -> None:
+        self.gen = client()
+        self.buffer: list[str | bytes] = []
+        self.ended = False
+        self.started = False
+        self.changed = asyncio.Event()
+
+    async def step(self, value: str | bytes | None) -> None:
+        self.started = True
+        gen = self.gen
+        try:
+            item = await gen.asend(value) if hasattr(gen, "asend") else gen.send(value)
+        except (StopIteration, StopAsyncIteration):
+            self.ended = True
+        else:
+            self.buffer.append(item)
+        self.changed.set()
+
+    async def receive(self) -> Message:
+        if not self.started:
+            await self.step(None)
+        while not self.buffer and not self.ended:
+            self.changed.clear()
+            await self.changed.wait()
+        if self.buffer:
+            item = self.buffer.pop(0)
+            key = "text" if isinstance(item, str) else "bytes"
+            return {"type": "websocket.receive", key: item}
+        return {"type": "websocket.disconnect", "code": 1000}
+
+
+async def drive_generator(
+    app: ASGIApp,
+    scope: dict[str, Any],
+    client: Callable[[], Any],
+    timeout: float,  # noqa: ASYNC109 - the same bound as WebSocketSession's
+) -> TestResponse:
+    """Run ``client`` (a generator function) against the app's WebSocket route.
+
+    Returns an empty :class:`TestResponse` once the app accepted and ended, or
+    the app's HTTP refusal.
+    """
+    peer = _GeneratorClient(client)
+    messages: list[Message] = []
+    connected = False
+
+    async def receive() -> Message:
+        nonlocal connected
+        if not connected:
+            connected = True
+            return {"type": "websocket.connect"}
+        return await peer.receive()
+
+    async def send(message: Message) -> None:
+        messages.append(message)
+        kind = message["type"]
+        if kind == "websocket.send" and not peer.ended:
+            text = message.get("text")
+            await peer.step(text if text is not None else bytes(message.get("bytes") or b""))
+        elif kind == "websocket.send":
+            raise OSError("the client has disconnected")
+
+    await asyncio.wait_for(app(scope, receive, send), timeout)
+    if messages and messages[0]["type"] == "websocket.http.response.start":
+        first = messages[0]
+        body = b"".join(m.get("body", b"") for m in messages[1:])
+        return TestResponse(
+            first["status"], Headers.from_asgi(first.get("headers", [])), body, messages
+        )
+    return TestResponse(None, Headers(), None, messages)

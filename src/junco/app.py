@@ -5,18 +5,22 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from . import _hooks
-from ._dispatch import handle_http, scan_headers
-from .exceptions import ConfigurationError, HTTPException, abort
+from ._dispatch import handle_http
+from ._foreign import serve_foreign
+from .exceptions import ConfigurationError, abort
+from .paths import app_path, path_problem
 from .request import Request
-from .response import Response, _content_type_bytes
-from .routing import Mount, Parser, Route, Router, URLPattern
-from .types import ASGIApp, Receive, Scope, Send
+from .response import _CT_FOLLOWERS, Response, _content_type_bytes
+from .routing import Match, Mount, Parser, Route, Router, URLPattern
+from .types import ASGIApp, Message, Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 logger = logging.getLogger("junco")
 _MIDDLEWARE_HOOKS = ("before_request", "after_request", "after_error_request")
 
@@ -70,12 +74,20 @@ class Junco:
         self.max_json_depth = max_json_depth
         self.max_header_bytes = max_header_bytes
         self.body_timeout = body_timeout
-        self.default_content_type = default_content_type or Response.default_content_type
+        if default_content_type is None:
+            self._set_default_ct(Response.default_content_type)
+            _CT_FOLLOWERS.add(self)
+        else:
+            self.default_content_type = default_content_type
         self.router = Router()
-        self.before_request_handlers: list[_hooks.Hook] = []
-        self.after_request_handlers: list[_hooks.Hook] = []
-        self.after_error_request_handlers: list[_hooks.Hook] = []
-        self.error_handlers: _hooks.ErrorHandlers = {}
+        self._version = 0
+        self._parents: weakref.WeakSet[Junco] = weakref.WeakSet()
+        self._plans: dict[tuple[int, ...], _hooks.Plan] = {}
+        self._root_plan: _hooks.Plan | None = None
+        self.before_request_handlers = []
+        self.after_request_handlers = []
+        self.after_error_request_handlers = []
+        self.error_handlers = {}
         self.startup_handlers: list[Callable[..., Any]] = []
         self.shutdown_handlers: list[Callable[..., Any]] = []
         if lifespan_startup is not None:
@@ -87,13 +99,33 @@ class Junco:
         self.extensions: dict[str, Any] = {}
         self._asgi: ASGIApp = self._app
         self._plain = True  # no ASGI middleware and no mounts: skip _app
-        self._plans: dict[tuple[int, ...], _hooks.Plan] = {}
-        self._plans_gen = -1
-        self._root_plan: _hooks.Plan | None = None
         self.server: Any = None
-        _hooks.bump()
+        #: ``f(request, error) -> str``: the HTML of the error pages junco renders
+        #: for browsers (see :mod:`junco.errors`); ``None`` for the built-in page.
+        self.error_page: Callable[..., str] | None = None
+        #: Route names given with ``name=`` (by ``id`` of the route); see :meth:`url_for`.
+        self.route_names: dict[int, str] = {}
 
     # -- configuration ----------------------------------------------------------------
+
+    # Microdot's hook lists and error handlers: plain lists of functions and a
+    # dict, usable directly. Changing them (or assigning new ones) at any time
+    # takes effect on the next request.
+    before_request_handlers = _hooks.Tracked(_hooks.HookList)
+    after_request_handlers = _hooks.Tracked(_hooks.HookList)
+    after_error_request_handlers = _hooks.Tracked(_hooks.HookList)
+    error_handlers = _hooks.Tracked(_hooks.HandlerDict)
+
+    def _changed(self, seen: set[int] | None = None) -> None:
+        """Something that plans are built from changed: drop this app's plans and its parents'."""
+        self._version += 1
+        self._root_plan = None
+        self._plans = {}
+        seen = seen if seen is not None else set()
+        seen.add(id(self))
+        for parent in list(self._parents):
+            if id(parent) not in seen:
+                parent._changed(seen)
 
     @property
     def default_content_type(self) -> str:
@@ -101,6 +133,12 @@ class Junco:
 
     @default_content_type.setter
     def default_content_type(self, value: str) -> None:
+        _CT_FOLLOWERS.discard(
+            self
+        )  # set for this app: Response's class attribute no longer applies
+        self._set_default_ct(value)
+
+    def _set_default_ct(self, value: str) -> None:
         self._default_content_type = value
         self.default_ct = _content_type_bytes(value)
 
@@ -126,19 +164,25 @@ class Junco:
     # -- routes ------------------------------------------------------------------------
 
     def route(
-        self, url_pattern: str, methods: list[str] | None = None, *, response_model: Any = None
+        self,
+        url_pattern: str,
+        methods: list[str] | None = None,
+        name: str | None = None,
+        *,
+        response_model: Any = None,
     ) -> Callable[[F], F]:
         """Register the decorated function for ``url_pattern`` and ``methods``.
 
         Args:
             url_pattern: e.g. ``/users/<int:id>``.
             methods: HTTP methods; ``['GET']`` when omitted.
+            name: The route's name for :meth:`url_for`; the function's name by default.
             response_model: Validate and serialise return values as this type
                 (see :mod:`junco.typed`); the return annotation otherwise.
         """
 
         def decorator(f: F) -> F:
-            self.add_route(url_pattern, f, methods, response_model=response_model)
+            self.add_route(url_pattern, f, methods, name, response_model=response_model)
             return f
 
         return decorator
@@ -148,10 +192,12 @@ class Junco:
         url_pattern: str,
         handler: Callable[..., Any],
         methods: list[str] | None = None,
+        name: str | None = None,
         *,
         response_model: Any = None,
     ) -> Route:
         """Register ``handler`` without a decorator; returns the route."""
+        _hooks.mark_routed(handler)  # the function given, whatever wraps it below
         websocket = bool(getattr(handler, "_junco_websocket", False))
         if websocket:
             ms: tuple[str, ...] = ("WEBSOCKET",)
@@ -165,28 +211,58 @@ class Junco:
             handler = bind(self, handler, [a for a, _ in pattern.args], response_model)
         route = Route(self, pattern, ms, handler, _hooks.is_async_callable(handler), websocket)
         self.router.add(route)
-        _hooks.bump()
+        if name is not None:
+            self.route_names[id(route)] = name
+        self._changed()
         return route
 
-    def get(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
+    def get(
+        self, url_pattern: str, name: str | None = None, *, response_model: Any = None
+    ) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['GET'])``."""
-        return self.route(url_pattern, ["GET"], response_model=response_model)
+        return self.route(url_pattern, ["GET"], name, response_model=response_model)
 
-    def post(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
+    def post(
+        self, url_pattern: str, name: str | None = None, *, response_model: Any = None
+    ) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['POST'])``."""
-        return self.route(url_pattern, ["POST"], response_model=response_model)
+        return self.route(url_pattern, ["POST"], name, response_model=response_model)
 
-    def put(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
+    def put(
+        self, url_pattern: str, name: str | None = None, *, response_model: Any = None
+    ) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['PUT'])``."""
-        return self.route(url_pattern, ["PUT"], response_model=response_model)
+        return self.route(url_pattern, ["PUT"], name, response_model=response_model)
 
-    def patch(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
+    def patch(
+        self, url_pattern: str, name: str | None = None, *, response_model: Any = None
+    ) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['PATCH'])``."""
-        return self.route(url_pattern, ["PATCH"], response_model=response_model)
+        return self.route(url_pattern, ["PATCH"], name, response_model=response_model)
 
-    def delete(self, url_pattern: str, *, response_model: Any = None) -> Callable[[F], F]:
+    def delete(
+        self, url_pattern: str, name: str | None = None, *, response_model: Any = None
+    ) -> Callable[[F], F]:
         """Shortcut for ``route(url_pattern, methods=['DELETE'])``."""
-        return self.route(url_pattern, ["DELETE"], response_model=response_model)
+        return self.route(url_pattern, ["DELETE"], name, response_model=response_model)
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """The path of the route called ``name`` (its handler's name unless ``name=``).
+
+        Mounted apps' routes are found too, with their prefix; inside a request
+        the ASGI ``root_path`` is prepended. Arguments not in the pattern
+        become the query string. See :mod:`junco.urls`.
+
+        Raises:
+            junco.urls.BuildError: no such route, or the arguments do not fit.
+        """
+        from .urls import url_for
+
+        return url_for(self, name, **params)
+
+    def query(self, url_pattern: str) -> Callable[[F], F]:
+        """Shortcut for ``route(url_pattern, methods=['QUERY'])`` (a safe request with a body)."""
+        return self.route(url_pattern, ["QUERY"])
 
     async def call_handler(self, route: Route, request: Request, args: Mapping[str, Any]) -> Any:
         """Call a route's handler: coroutines awaited, sync functions in a thread."""
@@ -204,8 +280,7 @@ class Junco:
 
     def before_request(self, f: F) -> F:
         """Run ``f(request)`` before each request; a non-None result is the response."""
-        self.before_request_handlers.append((f, _hooks.is_async_callable(f)))
-        _hooks.bump()
+        self.before_request_handlers.append(f)
         return f
 
     def after_request(self, f: F) -> F:
@@ -214,14 +289,12 @@ class Junco:
         A non-None result replaces the response. After-hooks run in reverse
         order of registration (the last registered runs first).
         """
-        self.after_request_handlers.append((f, _hooks.is_async_callable(f)))
-        _hooks.bump()
+        self.after_request_handlers.append(f)
         return f
 
     def after_error_request(self, f: F) -> F:
         """Run ``f(request, response)`` after a request that ended in an error."""
-        self.after_error_request_handlers.append((f, _hooks.is_async_callable(f)))
-        _hooks.bump()
+        self.after_error_request_handlers.append(f)
         return f
 
     def errorhandler(
@@ -235,7 +308,6 @@ class Junco:
 
         def decorator(f: F) -> F:
             self.error_handlers[status_code_or_exception_class] = f
-            _hooks.bump()
             return f
 
         return decorator
@@ -255,9 +327,9 @@ class Junco:
             self.middleware.append(self._asgi)
             return self._asgi
         if options:
-            raise TypeError("options are only for ASGI middleware classes")
+            raise ConfigurationError("options are only for ASGI middleware classes")
         if not any(hasattr(middleware, name) for name in _MIDDLEWARE_HOOKS):
-            raise TypeError(
+            raise ConfigurationError(
                 f"{middleware!r} has none of {', '.join(_MIDDLEWARE_HOOKS)}; pass an ASGI "
                 "middleware as a class"
             )
@@ -272,9 +344,8 @@ class Junco:
         ):
             fn = getattr(middleware, name, None)
             if fn is not None:
-                registry.append((fn, _hooks.is_async_callable(fn)))
+                registry.append(fn)
         self.middleware.append(middleware)
-        _hooks.bump()
         return middleware
 
     # -- mounting ----------------------------------------------------------------------
@@ -285,12 +356,20 @@ class Junco:
         A junco sub-app is searched live (routes added later work). With
         ``local=False`` its hooks and error handlers apply to the whole parent;
         with ``local=True`` only to its own routes. Any other ASGI app is
-        called with ``root_path`` extended by the prefix; junco hooks do not
-        run for it.
+        called with ``root_path`` extended by the prefix, inside this app's
+        policy: the header checks and ``before_request`` hooks run first (and
+        may refuse), the ``after_request`` hooks see its status and headers;
+        its body is its own (see :mod:`junco._foreign`).
         """
         url_prefix = url_prefix.rstrip("/")
         if url_prefix and not url_prefix.startswith("/"):
-            raise ValueError("url_prefix must start with '/'")
+            raise ConfigurationError("url_prefix must start with '/'")
+        problem = path_problem(url_prefix) if url_prefix else None
+        if problem is not None:
+            # Request paths like it are refused with 400: the mount could never match.
+            raise ConfigurationError(
+                f"url_prefix {url_prefix!r} is not a canonical path: {problem}"
+            )
         native = isinstance(subapp, Junco)
         if native and subapp is self:
             raise ConfigurationError("an app cannot be mounted on itself")
@@ -298,22 +377,21 @@ class Junco:
             raise ConfigurationError("a foreign ASGI app needs a url_prefix")
         self.router.mount(Mount(url_prefix, subapp, local, native))
         self._plain = False
-        _hooks.bump()
+        if native:
+            subapp._parents.add(self)
+        self._changed()
 
     # -- plans -------------------------------------------------------------------------
 
     def root_plan(self) -> _hooks.Plan:
         """Hooks and error handlers for requests answered by this app's own routes."""
         plan = self._root_plan
-        if plan is None or self._plans_gen != _hooks.generation[0]:
-            self._plans.clear()
-            self._plans_gen = _hooks.generation[0]
+        if plan is None:
             plan = self._root_plan = _hooks.build_plan(self, ())
         return plan
 
     def plan_for(self, chain: tuple[Mount, ...]) -> _hooks.Plan:
         """Hooks and error handlers for a route reached through ``chain``."""
-        self.root_plan()  # refreshes the cache if anything was registered
         key = tuple(id(m) for m in chain)
         plan = self._plans.get(key)
         if plan is None:
@@ -332,6 +410,27 @@ class Junco:
         self.shutdown_handlers.append(f)
         return f
 
+    async def dispatch_request(self, req: Request) -> Response:
+        """Run ``req`` through the app and return the response it produced.
+
+        Microdot's entry point, for tests that drive the app by hand. A thin
+        adapter: the request's ASGI scope goes through the normal path and the
+        messages sent are gathered into a :class:`Response`
+        (``Response.already_handled`` if nothing was sent).
+        """
+        messages: list[Message] = []
+
+        async def collect(message: Message) -> None:
+            messages.append(message)
+
+        await self(req.asgi_scope, req.receive, collect)
+        start = next((m for m in messages if m["type"] == "http.response.start"), None)
+        if start is None:
+            return Response.already_handled
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])]
+        return Response(body, start["status"], raw)
+
     # -- ASGI --------------------------------------------------------------------------
 
     # The ASGI entry point; see _dispatch.handle_http.
@@ -342,14 +441,11 @@ class Junco:
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            match = None
-            if self.router.mounts:
-                match = self._foreign(scope)
-            if match is None or not _guards_pass(self, scope):
-                # (a failing guard is rendered as an error by the normal chain)
+            match = self._foreign(scope) if self.router.mounts else None
+            if match is None:
                 await handle_http(self, scope, receive, send, True)
-            else:
-                await _call_foreign(match[0], match[1], scope, receive, send)
+            else:  # the app's hooks still run around it
+                await serve_foreign(self, match, scope, receive, send)
         elif kind == "websocket":
             from .websocket import handle_websocket
 
@@ -359,43 +455,63 @@ class Junco:
 
             await handle_lifespan(self, scope, receive, send)
 
-    def _foreign(self, scope: Scope) -> tuple[Mount, str] | None:
-        path = scope["path"]
-        root_path = scope.get("root_path", "")
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :]
+    def _foreign(self, scope: Scope) -> Match | None:
+        path = app_path(scope)
         table = self.router.static.get(path)
         if table is not None:
             return None
         m = self.router.match(scope.get("method", "GET"), path)
-        return m.foreign
+        return m if m.foreign is not None else None
+
+    # -- components --------------------------------------------------------------------
+
+    def component(self, kind: type[T]) -> T | None:
+        """The installed extension or native middleware that is a ``kind``, or None.
+
+        Found by type, so a subclass of ``kind`` counts: ``app.component(CORS)``.
+        """
+        for obj in (*self.extensions.values(), *self.middleware):
+            if isinstance(obj, kind):
+                return obj
+        return None
 
     # -- checking ----------------------------------------------------------------------
 
-    def check(self) -> list[Any]:
+    def check(self, workers: int | None = None) -> list[Any]:
         """What this app is missing for production: a list of ``junco.checks.Finding``.
 
         Errors first. ``junco check module:app`` prints them and exits non-zero
-        when there are any.
+        when there are any. ``workers``: the number of processes it will run
+        in (default ``WEB_CONCURRENCY``, else 1); state kept in memory is an
+        error with more than one.
         """
         from .checks import check_app
 
-        return check_app(self)
+        return check_app(self, workers)
 
     # -- running -----------------------------------------------------------------------
 
     def run(
         self,
         host: str = "127.0.0.1",
-        port: int = 5000,
+        port: int | None = None,
         debug: bool = False,
         ssl: Any = None,
         workers: int = 1,
         reload: bool = False,
         **options: Any,
     ) -> None:
-        """Serve the app with uvicorn (blocking). See :mod:`junco.server`."""
+        """Serve the app with uvicorn (blocking). See :mod:`junco.server`.
+
+        ``port`` defaults to the ``PORT`` environment variable, else 5000.
+        Called while ``junco run``/``routes``/``check`` import the module, it
+        does nothing but say so: put it under ``if __name__ == "__main__":``.
+        """
+        from ._startup import default_port
         from .server import run
+
+        if port is None:
+            port = default_port()
 
         run(
             self,
@@ -422,28 +538,20 @@ class Junco:
         await start_server(self, host=host, port=port, debug=debug, ssl=ssl, **options)
 
     def shutdown(self) -> None:
-        """Ask the server started by ``run``/``start_server`` to stop gracefully."""
+        """Ask the server started by ``run``/``start_server`` (or ``junco run``) to stop gracefully.
+
+        Under a server started some other way (``uvicorn module:app``) there
+        is nothing to stop from here, and a warning says so: stop that
+        server itself (Microdot's ASGI app would send SIGTERM to its whole
+        process group, which junco does not do on purpose).
+        """
         if self.server is not None:
             self.server.should_exit = True
-
-
-async def _call_foreign(
-    mount: Mount, prefix: str, scope: Scope, receive: Receive, send: Send
-) -> None:
-    sub = dict(scope)
-    sub["root_path"] = scope.get("root_path", "") + prefix + mount.prefix
-    # ASGI: ``path`` is the full path and includes ``root_path``.
-    await mount.app(sub, receive, send)
-
-
-def _guards_pass(app: Junco, scope: Scope) -> bool:
-    """Host, header-size and path checks, for requests handed to foreign mounts."""
-    try:
-        scan_headers(app, scope)
-    except HTTPException:
-        return False
-    path = scope["path"]
-    return not ("\x00" in path or "\r" in path or "\n" in path)
+        else:
+            logger.warning(
+                "app.shutdown(): no server started by junco to stop; stop the outside "
+                "server itself (for uvicorn, send its process SIGTERM)"
+            )
 
 
 def _pick(value: int | None, default: int) -> int:

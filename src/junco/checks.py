@@ -1,22 +1,31 @@
 """``app.check()``: what a production deployment of this app is missing.
 
 Each check looks at the app as configured (its settings, middleware and
-extensions) and reports a :class:`Finding`. Components can add their own by
-defining ``check(app) -> list[Finding]``; they are called too.
+extensions, found by type, so subclasses count) and reports a
+:class:`Finding`. Components can add their own by defining
+``check(app) -> list[Finding]``; they are called too.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+from .auth import BasicAuth, TokenAuth
+from .cors import CORS
+from .csrf import CSRF
+from .login import Login
+from .middleware import AllowedHosts, HTMLInject, RateLimit, SecurityHeaders
+from .sessions import MIN_SECRET_BYTES, Session
+from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
     from .app import Junco
 
 Severity = Literal["error", "warning"]
 UNSAFE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
-MIN_SECRET_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +56,10 @@ def _components(app: Junco) -> list[Any]:
     return list(seen.values())
 
 
-def _find(components: Iterable[Any], *names: str) -> Any:
-    """The first component whose class is named one of ``names``."""
+def _find(components: Iterable[Any], *kinds: type) -> Any:
+    """The first component that is one of ``kinds`` (subclasses count)."""
     for obj in components:
-        if type(obj).__name__ in names:
+        if isinstance(obj, kinds):
             return obj
     return None
 
@@ -76,14 +85,14 @@ def _core(app: Junco, parts: list[Any]) -> Iterator[Finding]:
             "request body limits above 1 GiB (or 64 MiB buffered)",
             "keep max_content_length and max_body_length as low as the app allows",
         )
-    if _find(parts, "SecurityHeaders") is None:
+    if _find(parts, SecurityHeaders) is None:
         yield Finding(
             "J002",
             "warning",
             "no security headers (CSP, nosniff, frame options)",
             "add SecurityHeaders(app) or use secure_stack()",
         )
-    if _find(parts, "AllowedHosts") is None:
+    if _find(parts, AllowedHosts) is None:
         yield Finding(
             "J007",
             "warning",
@@ -96,7 +105,7 @@ def _csrf(app: Junco, parts: list[Any]) -> Iterator[Finding]:
     unsafe = sorted(
         {path for path, route in app.router.iter_routes() if UNSAFE_METHODS & set(route.methods)}
     )
-    if unsafe and _find(parts, "CSRF") is None:
+    if unsafe and _find(parts, CSRF) is None:
         shown = ", ".join(unsafe[:5]) + (" ..." if len(unsafe) > 5 else "")
         yield Finding(
             "J003",
@@ -107,7 +116,7 @@ def _csrf(app: Junco, parts: list[Any]) -> Iterator[Finding]:
 
 
 def _sessions(parts: list[Any]) -> Iterator[Finding]:
-    session = _find(parts, "Session")
+    session = _find(parts, Session)
     if session is None:
         return
     if _secret_length(getattr(session, "secret_key", None)) < MIN_SECRET_BYTES:
@@ -132,7 +141,7 @@ def _sessions(parts: list[Any]) -> Iterator[Finding]:
             "sessions never time out: a stolen session cookie stays valid for ever",
             "set Session(idle_timeout=..., absolute_timeout=...); secure_stack() does",
         )
-    if type(getattr(session, "store", None)).__name__ == "MemoryStore":
+    if isinstance(getattr(session, "store", None), MemoryStore):
         yield Finding(
             "J008",
             "warning",
@@ -142,7 +151,7 @@ def _sessions(parts: list[Any]) -> Iterator[Finding]:
 
 
 def _cors(parts: list[Any]) -> Iterator[Finding]:
-    cors = _find(parts, "CORS")
+    cors = _find(parts, CORS)
     if cors is None:
         return
     origins = getattr(cors, "allowed_origins", None) or ()
@@ -156,20 +165,82 @@ def _cors(parts: list[Any]) -> Iterator[Finding]:
 
 
 def _login(parts: list[Any]) -> Iterator[Finding]:
-    if _find(parts, "Login", "BasicAuth", "TokenAuth") is not None:
-        if _find(parts, "RateLimit") is None:
+    if _find(parts, Login, BasicAuth, TokenAuth) is not None:
+        if _find(parts, RateLimit) is None:
             yield Finding(
                 "J010",
                 "warning",
                 "logins are not rate-limited",
                 "add RateLimit with a rule for the login route",
             )
-        if _find(parts, "Session", "Login") is not None and _find(parts, "Session") is None:
+        if _find(parts, Login) is not None and _find(parts, Session) is None:
             yield Finding("J011", "error", "Login needs a Session", "add Session(app, ...)")
 
 
-def check_app(app: Junco) -> list[Finding]:
-    """Every finding for ``app``, errors first, then by code."""
+def _foreign(app: Junco, parts: list[Any]) -> Iterator[Finding]:
+    """Foreign ASGI apps get the hooks and response headers, never the body handling."""
+    prefixes = sorted(prefix for prefix, mount in _mounts(app, "") if not mount.native)
+    if not prefixes:
+        return
+    csrf = _find(parts, CSRF)
+    if (csrf is not None and csrf.tokens) or _find(parts, HTMLInject) is not None:
+        yield Finding(
+            "J013",
+            "warning",
+            f"foreign ASGI apps at {', '.join(prefixes)} get junco's hooks and response "
+            "headers, but not its body handling: CSRF tokens in form fields and HTML "
+            "injection do not reach them",
+            "send the CSRF token in its header to those apps, or serve them from junco routes",
+        )
+
+
+def _mounts(app: Junco, outer: str) -> Iterator[tuple[str, Any]]:
+    for mount in app.router.mounts:
+        yield outer + mount.prefix, mount
+        if mount.native:
+            yield from _mounts(mount.app, outer + mount.prefix)
+
+
+def memory_state(app: Any) -> list[str]:
+    """What of ``app``'s state lives in one process's memory: sessions, rate limits, ..."""
+    found = set()
+    for part in _components(app):
+        name = type(part).__name__
+        if name == "Session" and type(getattr(part, "store", None)).__name__ == "MemoryStore":
+            found.add("sessions")
+        elif name == "RateLimit" and "Memory" in type(getattr(part, "store", None)).__name__:
+            found.add("rate limits")
+        elif name == "Broadcast" and "Memory" in type(getattr(part, "backend", None)).__name__:
+            found.add("Broadcast messages")
+    return sorted(found)
+
+
+def workers_from_environment() -> int:
+    """``WEB_CONCURRENCY`` (read by uvicorn and gunicorn) as a number of workers, else 1."""
+    value = os.environ.get("WEB_CONCURRENCY", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+def _workers(app: Junco, workers: int) -> Iterator[Finding]:
+    memory = memory_state(app)
+    if workers > 1 and memory:
+        yield Finding(
+            "J014",
+            "error",
+            f"{', '.join(memory)} kept in one process's memory, but {workers} workers "
+            "each have their own",
+            "use Redis stores (JUNCO_REDIS_URL / store='redis://...') or one worker",
+        )
+
+
+def check_app(app: Junco, workers: int | None = None) -> list[Finding]:
+    """Every finding for ``app``, errors first, then by code.
+
+    Args:
+        app: The app.
+        workers: The number of worker processes it will run in; by default
+            ``WEB_CONCURRENCY``, else 1.
+    """
     parts = _components(app)
     findings = [
         *_core(app, parts),
@@ -177,6 +248,8 @@ def check_app(app: Junco) -> list[Finding]:
         *_sessions(parts),
         *_cors(parts),
         *_login(parts),
+        *_workers(app, workers or workers_from_environment()),
+        *_foreign(app, parts),
     ]
     for part in parts:
         extra = getattr(part, "check", None)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from . import __version__, server
+from . import __version__, _startup, server
 from .exceptions import ConfigurationError
 
 
@@ -22,7 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="serve an app", description="Serve an app.")
     run.add_argument("app", help=app_help)
     run.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    run.add_argument("--port", type=int, default=5000, help="port to bind (default 5000)")
+    run.add_argument(
+        "--port",
+        type=int,
+        default=_startup.default_port(),
+        help="port to bind (default: $PORT, else 5000)",
+    )
     run.add_argument("--workers", type=_positive, default=1, help="worker processes")
     run.add_argument("--reload", action="store_true", help="restart on code changes (uvicorn)")
     run.add_argument("--server", choices=server.SERVERS, default="uvicorn", help="ASGI server")
@@ -30,12 +35,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--certfile", help="TLS certificate chain (PEM)")
     run.add_argument("--keyfile", help="TLS private key (PEM)")
     run.add_argument("--log-level", default=None, help="server log level (uvicorn, hypercorn)")
+    run.add_argument(
+        "--log-format",
+        choices=_startup.LOG_FORMATS,
+        default="text",
+        help="junco's own log lines (junco, junco.audit): readable text or JSON lines",
+    )
     _add_bounds(run)
 
     routes = commands.add_parser("routes", help="print the route table")
     routes.add_argument("app", help=app_help)
     check = commands.add_parser("check", help="report configuration problems")
     check.add_argument("app", help=app_help)
+    check.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="worker processes it will run in (default $WEB_CONCURRENCY, else 1)",
+    )
     return parser
 
 
@@ -114,10 +131,12 @@ def print_routes(app: Any, out: TextIO) -> None:
         out.write(f"{methods:<{width[0]}}  {path:<{width[1]}}  {name}\n")
 
 
-def check_app(app: Any, out: TextIO) -> int:
+def check_app(app: Any, out: TextIO, workers: int | None = None) -> int:
     """Print what ``app.check()`` finds; return the exit status (1 if anything)."""
     check = getattr(app, "check", None)
-    findings = list(check() or ()) if callable(check) else []
+    findings: list[Any] = []
+    if callable(check):
+        findings = list((check(workers) if workers else check()) or ())
     for finding in findings:
         out.write(f"{finding}\n")
     if findings:
@@ -125,6 +144,23 @@ def check_app(app: Any, out: TextIO) -> int:
         return 1
     out.write("no findings\n")
     return 0
+
+
+def start(args: argparse.Namespace) -> None:
+    """``junco run``: logging, the app, the banner, then the server (blocking)."""
+    options = run_options(args)
+    app = server.load_app(args.app)
+    busy = _startup.port_in_use(args.host, args.port)
+    if busy is not None:
+        raise ConfigurationError(busy)
+    scheme = "https" if args.certfile else "http"
+    url = f"{scheme}://{args.host}:{args.port}"
+    if args.host in ("0.0.0.0", "::"):  # noqa: S104 - naming it, not binding
+        url += " (every interface)"
+    debug = args.debug or app.debug
+    _startup.announce_later(_startup.banner(app, url, args.server, args.workers, debug))
+    with _startup.logging_to_stderr(args.log_format):
+        server.run(args.app, **options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,13 +172,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, cwd)
     try:
         if args.command == "run":
-            server.run(args.app, **run_options(args))
+            start(args)
             return 0
         app = server.load_app(args.app)
         if args.command == "routes":
             print_routes(app, sys.stdout)
             return 0
-        return check_app(app, sys.stdout)
+        return check_app(app, sys.stdout, args.workers)
     except ConfigurationError as exc:
         print(f"junco: error: {exc}", file=sys.stderr)
         return 2

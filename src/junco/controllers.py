@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 
 from . import typed
 from .app import Junco
-from .exceptions import HTTPException
+from .exceptions import ConfigurationError, HTTPException
 from .request import Request
 from .websocket import with_websocket
 
@@ -79,7 +79,7 @@ def methods(*names: str) -> Callable[[F], F]:
     """
     upper = tuple(n.upper() for n in names)
     if not upper or not all(_TOKEN.fullmatch(n) for n in upper) or "WEBSOCKET" in upper:
-        raise ValueError(f"invalid HTTP methods {names!r}")
+        raise ConfigurationError(f"invalid HTTP methods {names!r}")
 
     def decorate(f: F) -> F:
         setattr(f, _METHODS, upper)
@@ -144,7 +144,7 @@ class Controller(Junco):
                     continue
                 if inspect.isfunction(value) and getattr(value, _NOT_ROUTE, False):
                     continue
-                raise TypeError(
+                raise ConfigurationError(
                     f"{klass.__name__}.{name} would hide Junco.{name}: call the method "
                     f"{name}_ (one trailing '_' is dropped from its URL), or mark a "
                     "deliberate override with @not_route"
@@ -192,25 +192,27 @@ def _spec(name: str, fn: Callable[..., Any]) -> _Spec:
     base = (name[3:] if websocket else name).removesuffix("_")
     where = f"{fn.__qualname__}"
     if not base:
-        raise TypeError(f"{where}: the route name is empty")
+        raise ConfigurationError(f"{where}: the route name is empty")
     allowed = getattr(fn, _METHODS, None)
     if websocket and allowed is not None:
-        raise TypeError(f"{where}: @methods does not apply to WebSocket routes")
+        raise ConfigurationError(f"{where}: @methods does not apply to WebSocket routes")
     if websocket and not inspect.iscoroutinefunction(fn):
-        raise TypeError(f"{where}: a WebSocket route must be an async method")
+        raise ConfigurationError(f"{where}: a WebSocket route must be an async method")
     params = list(inspect.signature(fn).parameters.values())
     fixed = 3 if websocket else 2  # self, request[, ws]
     hints = _hints(fn, [p.name for p in params[fixed:]], where)
     head = params[:fixed]
     if len(head) < fixed or any(p.kind not in _POSITIONAL for p in head):
         wanted = "(self, request, ws, ...)" if websocket else "(self, request, ...)"
-        raise TypeError(f"{where}: a controller route takes {wanted}")
+        raise ConfigurationError(f"{where}: a controller route takes {wanted}")
     pattern = "" if base == "index" else "/" + base
     query: list[_Param] = []
     typed_ = not websocket and _wants_typed(fn, params[fixed:])
     for p in params[fixed:]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            raise TypeError(f"{where}: declare each parameter instead of *{p.name}/**{p.name}")
+            raise ConfigurationError(
+                f"{where}: declare each parameter instead of *{p.name}/**{p.name}"
+            )
         hint = hints.get(p.name, str)
         if typed_:
             if p.kind in _POSITIONAL and p.default is _MISSING and hint in _PATH_TYPES:
@@ -218,7 +220,9 @@ def _spec(name: str, fn: Callable[..., Any]) -> _Spec:
             continue  # everything else is junco.typed's to bind
         if p.kind in _POSITIONAL and p.default is _MISSING:
             if hint not in _PATH_TYPES:
-                raise TypeError(f"{where}: path parameter {p.name!r} must be str, int or float")
+                raise ConfigurationError(
+                    f"{where}: path parameter {p.name!r} must be str, int or float"
+                )
             pattern += f"/<{_PATH_TYPES[hint]}{p.name}>"
         else:
             kind, many = _query_type(hint, f"{where}: parameter {p.name!r}")
@@ -265,7 +269,7 @@ def _hints(fn: Callable[..., Any], names: list[str], where: str) -> dict[str, An
         hints = _evaluate_each(fn, names, where)
     for name in names:
         if isinstance(hints.get(name), str):  # a quoted annotation inside a string one
-            raise TypeError(f"{where}: cannot resolve the annotation of {name!r}")
+            raise ConfigurationError(f"{where}: cannot resolve the annotation of {name!r}")
     return hints
 
 
@@ -283,17 +287,17 @@ def _query_type(hint: Any, where: str) -> tuple[type, bool]:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(args) != 1:
-            raise TypeError(f"{where}: unsupported annotation {hint!r}")
+            raise ConfigurationError(f"{where}: unsupported annotation {hint!r}")
         return _query_type(args[0], where)
     if origin is list:
         (item,) = typing.get_args(hint) or (str,)
         if item not in _SCALARS:
-            raise TypeError(f"{where}: unsupported annotation {hint!r}")
+            raise ConfigurationError(f"{where}: unsupported annotation {hint!r}")
         return item, True
     if hint is list:
         return str, True
     if hint not in _SCALARS:
-        raise TypeError(f"{where}: unsupported annotation {hint!r}")
+        raise ConfigurationError(f"{where}: unsupported annotation {hint!r}")
     return hint, False
 
 

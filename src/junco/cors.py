@@ -24,10 +24,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
-from .exceptions import ConfigurationError
-from .middleware.allowed_hosts import split_host
+from .exceptions import ConfigurationError, HTTPException
+from .origins import normalize_origin, request_origin
 from .response import Response
 
 if TYPE_CHECKING:
@@ -40,65 +39,13 @@ SAFELISTED_HEADERS = frozenset(
 )
 PREFLIGHT_REFUSAL = "CORS preflight refused"
 PREFLIGHT_VARY = ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers")
-DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ANSWERED = "_junco_cors_preflight"  # request.__dict__ key: the preflight was ours
-_MAX_ORIGIN = 2048
-_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
-def normalize_origin(origin: str) -> str:
-    """Return the canonical ``scheme://host[:port]`` form of an origin.
-
-    The scheme and host are lower-cased, an IDN host is converted to its
-    ASCII form, a default port (80 for http/ws, 443 for https/wss) and a
-    trailing ``/`` are dropped.
-
-    Args:
-        origin: e.g. ``"https://Example.com:443/"``.
-
-    Returns:
-        e.g. ``"https://example.com"``.
-
-    Raises:
-        ValueError: ``origin`` is not a plain origin: no scheme or host, a
-            path, query, fragment or user name, a bad port, ``null`` or ``*``.
-    """
-    text = origin.strip() if isinstance(origin, str) else ""
-    if not text or len(text) > _MAX_ORIGIN or any(c in text for c in "?#@\\"):
-        raise ValueError(f"not an origin: {origin!r}")
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        raise ValueError(f"not an origin: {origin!r}") from None
-    scheme = parts.scheme.lower()
-    if not _SCHEME.fullmatch(scheme) or not parts.netloc or parts.path not in ("", "/"):
-        raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
-    netloc = parts.netloc
-    if not netloc.isascii():
-        try:
-            netloc = netloc.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise ValueError(f"not an origin: {origin!r}") from None
-    parsed = split_host(netloc.encode("ascii"))
-    if parsed is None:
-        raise ValueError(f"not an origin: {origin!r}")
-    host, port = parsed
-    if port is None or port == DEFAULT_PORTS.get(scheme):
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
-
-
-def origin_header(request: Request) -> str | None:
-    """The request's ``Origin`` header, or None if absent or sent more than once."""
-    found = None
-    for name, value in request.asgi_scope.get("headers", ()):
-        if name == b"origin":
-            if found is not None:
-                return None
-            found = value
-    return None if found is None else found.decode("latin-1")
+#: The request's ``Origin`` (see :func:`junco.origins.request_origin`): a repeated
+#: header is ``""``, never an allowed origin.
+origin_header = request_origin
 
 
 class CORS:
@@ -141,32 +88,74 @@ class CORS:
         max_age: int | None = None,
         handle_cors: bool = True,
     ) -> None:
-        self.allow_credentials = bool(allow_credentials)
-        self.allowed_origins: str | list[str] = _origins(allowed_origins)
-        self.any_origin = self.allowed_origins == "*"
-        if self.any_origin and self.allow_credentials:
+        credentials = bool(allow_credentials)
+        origins = _origins(allowed_origins)
+        if origins == "*" and credentials:
             raise ConfigurationError(
                 "CORS cannot allow any origin ('*') with credentials: list the trusted origins"
             )
-        self.origins: frozenset[str] = frozenset(() if self.any_origin else self.allowed_origins)
-        self.allowed_methods = (
-            None if allowed_methods is None else _tokens(allowed_methods, "method", upper=True)
-        )
-        self.allowed_headers = (
-            None if allowed_headers is None else _tokens(allowed_headers, "header", wildcard=True)
-        )
-        self.expose_headers = (
-            None if expose_headers is None else _tokens(expose_headers, "header", wildcard=True)
-        )
-        if self.expose_headers and "*" in self.expose_headers and self.allow_credentials:
+        expose = None if expose_headers is None else _tokens(expose_headers, "header", True)
+        if expose and "*" in expose and credentials:
             raise ConfigurationError("expose_headers='*' means nothing with credentials")
         if max_age is not None and (type(max_age) is not int or max_age < 0):
             raise ConfigurationError("max_age must be a whole number of seconds, or None")
-        self.max_age = max_age
+        # Settings are fixed at construction (the headers are precomputed from
+        # them): read-only properties and tuples say so. Build a new CORS to change.
+        self._allow_credentials = credentials
+        self._allowed_origins = origins
+        self._origins = frozenset(() if origins == "*" else origins)
+        self._allowed_methods = (
+            None if allowed_methods is None else _tokens(allowed_methods, "method", upper=True)
+        )
+        self._allowed_headers = (
+            None if allowed_headers is None else _tokens(allowed_headers, "header", True)
+        )
+        self._expose_headers = expose
+        self._max_age = max_age
         self.handle_cors = handle_cors
         self._precompute()
         if app is not None:
             self.init_app(app)
+
+    @property
+    def allow_credentials(self) -> bool:
+        """Whether the allowed origins may send credentials (read-only)."""
+        return self._allow_credentials
+
+    @property
+    def allowed_origins(self) -> str | tuple[str, ...]:
+        """The allowed origins, normalised, or ``"*"`` (read-only)."""
+        return self._allowed_origins
+
+    @property
+    def any_origin(self) -> bool:
+        """Whether any origin is allowed (``"*"``)."""
+        return self._allowed_origins == "*"
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """The allowed origins as a set (empty for ``"*"``)."""
+        return self._origins
+
+    @property
+    def allowed_methods(self) -> tuple[str, ...] | None:
+        """Methods a preflight may ask for; None: the path's routes decide (read-only)."""
+        return self._allowed_methods
+
+    @property
+    def allowed_headers(self) -> tuple[str, ...] | None:
+        """Request headers a preflight may ask for, beyond the safelisted ones (read-only)."""
+        return self._allowed_headers
+
+    @property
+    def expose_headers(self) -> tuple[str, ...] | None:
+        """Response headers scripts may read (read-only)."""
+        return self._expose_headers
+
+    @property
+    def max_age(self) -> int | None:
+        """Seconds a browser may cache a preflight (read-only)."""
+        return self._max_age
 
     def _precompute(self) -> None:
         extra: list[tuple[str, str]] = []
@@ -178,10 +167,11 @@ class CORS:
         if self.max_age is not None:
             preflight.append(("Access-Control-Max-Age", str(self.max_age)))
         self._extra = tuple(extra)
+        self._raw_extra = tuple((n.lower().encode(), v.encode("latin-1")) for n, v in extra)
         self._preflight_extra = tuple(preflight)
         self._methods = frozenset(self.allowed_methods or ())
         self._methods_value = ", ".join(self.allowed_methods) if self.allowed_methods else None
-        headers = self.allowed_headers or []
+        headers = self.allowed_headers or ()
         self._any_header = "*" in headers
         self._headers = SAFELISTED_HEADERS | {h.lower() for h in headers}
 
@@ -200,7 +190,7 @@ class CORS:
 
     def allows_origin(self, origin: str | None) -> bool:
         """Whether ``origin`` (a request's ``Origin`` value, as sent) is allowed."""
-        if origin is None:
+        if not origin:  # absent, or sent twice
             return False
         return self.any_origin or origin in self.origins
 
@@ -217,18 +207,21 @@ class CORS:
             return None  # a plain OPTIONS request: routing answers it
         request.__dict__[_ANSWERED] = True
         cors = self.preflight_headers(request)
-        if cors is None:
-            response = Response(PREFLIGHT_REFUSAL, 403, _TEXT)
-        elif not cors:
-            response = Response("Not Found", 404, _TEXT)
-        else:
-            response = Response(status_code=204, headers=cors)
+        if not cors:
+            # Rendered like any error (the app's handler, else junco's renderer).
+            vary = {"Vary": ", ".join(PREFLIGHT_VARY)}
+            if cors is None:
+                raise HTTPException(403, PREFLIGHT_REFUSAL, vary, code="cors_preflight_refused")
+            raise HTTPException(404, headers=vary)
+        response = Response(status_code=204, headers=cors)
         response.headers.add_vary(*PREFLIGHT_VARY)
         return response
 
     def after_request(self, request: Request, response: Response) -> None:
         """Add the actual-request headers (and ``Vary: Origin``) to ``response``."""
         if _ANSWERED in request.__dict__:
+            return
+        if response._headers is None and self._after_raw(request, response):
             return
         headers = response.headers
         if self.any_origin:
@@ -253,6 +246,27 @@ class CORS:
                 headers[name] = value
 
     after_error_request = after_request
+
+    def _after_raw(self, request: Request, response: Response) -> bool:
+        """:meth:`after_request` on a response whose headers are still encoded pairs.
+
+        Returns False (nothing done) when one of ours is already there.
+        """
+        extra = response._extra
+        if extra is not None:
+            for name, _ in extra:
+                if name == b"vary" or name == b"access-control-allow-origin":
+                    return False
+        if self.any_origin:
+            response._add_raw(((b"access-control-allow-origin", b"*"), *self._raw_extra))
+            return True
+        origin = request_origin(request)
+        if origin and origin in self.origins:
+            allowed = (b"access-control-allow-origin", origin.encode("latin-1"))
+            response._add_raw(((b"vary", b"Origin"), allowed, *self._raw_extra))
+        else:
+            response._add_raw(((b"vary", b"Origin"),))
+        return True
 
     # -- header computation ------------------------------------------------------------
 
@@ -324,9 +338,9 @@ class CORS:
         return names
 
 
-def _origins(value: str | Iterable[str] | None) -> str | list[str]:
+def _origins(value: str | Iterable[str] | None) -> str | tuple[str, ...]:
     if value is None:
-        return []
+        return ()
     items = [value] if isinstance(value, str) else list(value)
     out: list[str] = []
     for item in items:
@@ -348,12 +362,12 @@ def _origins(value: str | Iterable[str] | None) -> str | list[str]:
             raise ConfigurationError(str(exc)) from None
         if origin not in out:
             out.append(origin)
-    return out
+    return tuple(out)
 
 
 def _tokens(
-    values: Iterable[str], what: str, upper: bool = False, wildcard: bool = False
-) -> list[str]:
+    values: Iterable[str], what: str, wildcard: bool = False, upper: bool = False
+) -> tuple[str, ...]:
     if isinstance(values, str):
         values = [values]
     out: list[str] = []
@@ -364,7 +378,7 @@ def _tokens(
         text = text.upper() if upper else text
         if text.lower() not in (t.lower() for t in out):
             out.append(text)
-    return out
+    return tuple(out)
 
 
 __all__ = ["CORS", "PREFLIGHT_REFUSAL", "SAFELISTED_HEADERS", "normalize_origin", "origin_header"]

@@ -25,7 +25,9 @@ method (GET, HEAD, OPTIONS, TRACE) passes. For any other method:
    (unless tokens are on).
 
 Trusted origins are the ``trusted_origins`` given plus the allowed origins
-of the :class:`~junco.cors.CORS` object passed in (never its ``"*"``). There
+of the :class:`~junco.cors.CORS` object passed in, or else of the ``CORS``
+installed on the app (found by type, whenever it was installed; never its
+``"*"``). There
 is no exemption by content type: a cross-site ``text/plain`` form is refused
 like any other.
 
@@ -53,10 +55,10 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .cors import DEFAULT_PORTS, normalize_origin
+from .cors import CORS
 from .exceptions import ConfigurationError, HTTPException
-from .middleware.allowed_hosts import split_host
 from .middleware.proxy import apply_proxy_headers
+from .origins import normalize_origin, own_origin, request_origin
 from .paths import normalize_path
 from .request import current_request
 
@@ -76,13 +78,34 @@ REFUSAL = "Forbidden: cross-site request refused"
 SESSION_KEY = "_csrf"
 MAX_TOKEN_LENGTH = 200
 _SECRET_BYTES = 32
+_RELOAD = "; reload the page and submit it again"
+_CROSS_SITE = ("csrf_cross_site", REFUSAL)
+#: ``check_token`` reasons → (code, the message the client sees).
+_TOKEN_REFUSALS = {
+    "token missing": (
+        "csrf_token_missing",
+        "Forbidden: the form's security token is missing" + _RELOAD,
+    ),
+    "token malformed": (
+        "csrf_token_invalid",
+        "Forbidden: the form's security token is damaged" + _RELOAD,
+    ),
+    "no token issued for this session": (
+        "csrf_session_expired",
+        "Forbidden: your session expired since this page was loaded" + _RELOAD,
+    ),
+    "token does not match the session": (
+        "csrf_token_mismatch",
+        "Forbidden: the form's security token belongs to another session "
+        "(did you log in or out in another tab?)" + _RELOAD,
+    ),
+}
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{86}")  # 64 bytes in unpadded base64url
 _SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 bytes in unpadded base64url
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ROTATED = "_junco_csrf_rotated"  # request.__dict__ key: the secret was replaced
 _EXEMPT, _PROTECT = "exempt", "protect"
 _CHAIN_LIMIT = 32
-_WEB_SCHEMES = {"ws": "http", "wss": "https"}
 
 
 class CSRF:
@@ -90,7 +113,8 @@ class CSRF:
 
     Args:
         app: The app to protect; or call :meth:`init_app` later.
-        cors: A :class:`~junco.cors.CORS` whose allowed origins are trusted.
+        cors: A :class:`~junco.cors.CORS` whose allowed origins are trusted;
+            by default the one installed on the app, if any.
         protect_all: Check every request with an unsafe method, except routes
             marked :meth:`exempt` and ``exempt_paths``. ``False``: check only
             routes marked :meth:`protect`.
@@ -101,7 +125,9 @@ class CSRF:
             :class:`~junco.sessions.Session` installed first).
         trusted_origins: More origins whose cross-site requests are allowed.
         exempt_paths: Path prefixes never checked (``"/webhooks"`` covers
-            ``/webhooks/x``); compared after :func:`~junco.paths.normalize_path`.
+            ``/webhooks/x``), compared with ``request.path``, the one canonical
+            path the router also matched (paths with ``..``, ``//``, encoded
+            ``/`` ... are refused with 400 before any of this runs).
         field_name: The urlencoded form field carrying the token.
         header_name: The header carrying the token (the only way for
             multipart and JSON bodies).
@@ -127,7 +153,8 @@ class CSRF:
         self.protect_all = protect_all
         self.allow_subdomains = allow_subdomains
         self.tokens = tokens
-        self.trusted_origins = _origin_list(trusted_origins)
+        self._trusted_origins = tuple(_origin_list(trusted_origins))
+        self._trusted = frozenset(self._trusted_origins)
         self.exempt_paths = tuple(_prefix(p) for p in _strings(exempt_paths, "exempt path"))
         if not field_name or not isinstance(field_name, str):
             raise ConfigurationError("field_name must be a non-empty string")
@@ -137,7 +164,7 @@ class CSRF:
         self.header_name = header_name
         self._exempt: dict[int, Any] = {}  # id -> function, kept alive so ids stay unique
         self._protected: dict[int, Any] = {}
-        self._trusted: frozenset[str] = frozenset()
+        self._app: Junco | None = None
         self._session: Session | None = None
         if app is not None:
             self.init_app(app, cors)
@@ -152,7 +179,7 @@ class CSRF:
         """
         if cors is not None:
             self.cors = cors
-        self._trusted = frozenset(self.trusted_origins) | _cors_origins(self.cors)
+        self._app = app
         app.extensions["csrf"] = self
         if self.tokens:
             session = app.extensions.get("session")
@@ -165,7 +192,8 @@ class CSRF:
 
             add_template_global(app, "csrf_token", self.csrf_token)
             add_template_global(app, "csrf_field", self.csrf_field)
-            app.add_middleware(_TokenHooks(self))
+            hooks = _TokenHooks(self) if session.store is not None else _CookieTokenHooks(self)
+            app.add_middleware(hooks)
         else:
             app.add_middleware(_Hooks(self))
 
@@ -218,7 +246,7 @@ class CSRF:
         if not self.protect_all:
             return False
         if self.exempt_paths:
-            path = normalize_path(request.path)
+            path = request.path  # canonical, decided once before routing (junco.paths)
             for prefix in self.exempt_paths:
                 if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
                     return False
@@ -226,12 +254,11 @@ class CSRF:
 
     def check_origin(self, request: Request) -> str | None:
         """Why ``request`` looks cross-site (a short reason), or None if it passes."""
-        headers = request.headers
-        origins = headers.getlist("origin")
-        if len(origins) > 1:
+        origin = request_origin(request)
+        if origin == "":
             return "more than one Origin header"
-        origin = origins[0] if origins else None
-        site = headers.get("sec-fetch-site")
+        sites, _ = _raw_values(request, b"sec-fetch-site", None)
+        site = sites[0] if sites else None
         if site:
             if site == "same-origin" or site == "none":
                 return None
@@ -254,15 +281,33 @@ class CSRF:
             return None
         return "Origin does not match the host"
 
+    @property
+    def trusted_origins(self) -> tuple[str, ...]:
+        """The origins given as ``trusted_origins``, normalised (read-only)."""
+        return self._trusted_origins
+
     def _trusts(self, origin: str) -> bool:
-        if origin in self._trusted:
+        cors = self.cors
+        if cors is None and self._app is not None:
+            cors = self._app.component(CORS)
+        from_cors = _cors_origins(cors)
+        if origin in self._trusted or origin in from_cors:
             return True
-        return self.allow_subdomains and any(_subdomain(origin, t) for t in self._trusted)
+        return self.allow_subdomains and any(
+            _subdomain(origin, t) for t in (*self._trusted, *from_cors)
+        )
 
     def refuse(self, request: Request, reason: str) -> HTTPException:
-        """Log the refusal of ``request``; return the 403 to raise."""
+        """Log the refusal of ``request``; return the 403 to raise.
+
+        The 403 says what the person can do: a cross-site request gets
+        :data:`REFUSAL` (code ``csrf_cross_site``); a token problem says which
+        (``csrf_token_missing``, ``csrf_token_invalid``, ``csrf_session_expired``,
+        ``csrf_token_mismatch``) and to reload the page.
+        """
         logger.warning("CSRF: refused %s %r: %s", request.method, request.path, reason)
-        return HTTPException(403, REFUSAL)
+        code, message = _TOKEN_REFUSALS.get(reason.partition(" (")[0], _CROSS_SITE)
+        return HTTPException(403, message, code=code)
 
     # -- tokens ------------------------------------------------------------------------
 
@@ -305,7 +350,8 @@ class CSRF:
 
     def check_token(self, request: Request, session: SessionData) -> str | None:
         """Why the token of ``request`` is not valid for ``session``, or None if it is."""
-        token = request.headers.get(self.header_name)
+        tokens, _ = _raw_values(request, self.header_name.lower().encode("latin-1"), None)
+        token = tokens[0] if tokens else None
         if token is None:
             mimetype = request.mimetype
             if mimetype == "application/x-www-form-urlencoded":
@@ -352,16 +398,28 @@ class _TokenHooks:
         self.csrf = csrf
 
     async def before_request(self, request: Request) -> None:
+        if self._needs_token(request):
+            assert self.csrf._session is not None
+            self._enforce(request, await self.csrf._session.load(request))
+
+    def _needs_token(self, request: Request) -> bool:
+        """Whether the token must be checked: a protected request that passed the origin check.
+
+        Raises:
+            HTTPException: 403, the origin check refused the request.
+        """
         csrf = self.csrf
         if not csrf.is_protected(request):
-            return
+            return False
         reason = csrf.check_origin(request)
-        if reason is None:
-            assert csrf._session is not None
-            session = await csrf._session.load(request)
-            reason = csrf.check_token(request, session)
         if reason is not None:
             raise csrf.refuse(request, reason)
+        return True
+
+    def _enforce(self, request: Request, session: SessionData) -> None:
+        reason = self.csrf.check_token(request, session)
+        if reason is not None:
+            raise self.csrf.refuse(request, reason)
 
     def after_request(self, request: Request, response: Response) -> None:
         session = request.__dict__.get("session")
@@ -369,6 +427,17 @@ class _TokenHooks:
             self.csrf._rotate_if_regenerated(request, session)
 
     after_error_request = after_request
+
+
+class _CookieTokenHooks(_TokenHooks):
+    """The same for cookie sessions, which load without waiting: synchronous hooks."""
+
+    __slots__ = ()
+
+    def before_request(self, request: Request) -> None:  # type: ignore[override]
+        if self._needs_token(request):
+            assert self.csrf._session is not None
+            self._enforce(request, self.csrf._session._attach(request))
 
 
 # -- module-level helpers -------------------------------------------------------------
@@ -388,25 +457,21 @@ def csrf_field() -> str:
     return _current_csrf().csrf_field()
 
 
-def own_origin(request: Request) -> str | None:
-    """The request's own origin, ``scheme://host[:port]`` from its scheme and ``Host``.
+def _raw_values(request: Request, name: bytes, other: bytes | None) -> tuple[list[str], str | None]:
+    """Every value of header ``name`` and the first of ``other``, in one pass over the scope.
 
-    Returns None when the ``Host`` header is missing or malformed.
+    (Cheaper than ``request.headers`` for the few headers a check reads.)
     """
-    raw = None
-    for name, value in request.asgi_scope.get("headers", ()):
-        if name == b"host":
-            raw = value
-            break
-    parsed = split_host(raw) if raw else None
-    if parsed is None:
-        return None
-    scheme = request.scheme
-    scheme = _WEB_SCHEMES.get(scheme, scheme)
-    host, port = parsed
-    if port is None or port == DEFAULT_PORTS.get(scheme):
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
+    found: list[str] = []
+    first = None
+    n, m = len(name), -1 if other is None else len(other)
+    for key, value in request.asgi_scope.get("headers", ()):
+        size = len(key)
+        if size == n and (key == name or key.lower() == name):
+            found.append(value.decode("latin-1"))
+        elif size == m and first is None and (key == other or key.lower() == other):
+            first = value.decode("latin-1")
+    return found, first
 
 
 def _current_csrf() -> CSRF:

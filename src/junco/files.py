@@ -44,7 +44,7 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 from urllib.parse import quote
 
 from .datastructures import HeaderInput, Headers
-from .exceptions import status_phrase
+from .exceptions import error_text
 from .response import Response, stream_body
 from .types import Send
 
@@ -91,7 +91,7 @@ Part = bytes | tuple[int, int]  # literal bytes, or (offset, length) of the file
 
 
 def guess_content_type(filename: str, compressed: bool | str = False) -> str:
-    """The ``Content-Type`` for ``filename``; text types get ``charset=utf-8``.
+    """The ``Content-Type`` for ``filename``; text types get ``charset=UTF-8``.
 
     A name like ``app.js.gz`` is ``text/javascript`` when the response is sent
     ``compressed`` (the browser decodes it) and ``application/gzip`` otherwise.
@@ -103,7 +103,7 @@ def guess_content_type(filename: str, compressed: bool | str = False) -> str:
     if ctype is None:
         return "application/octet-stream"
     if ctype.startswith("text/") or ctype in ("application/javascript", "image/svg+xml"):
-        ctype += "; charset=utf-8"
+        ctype += "; charset=UTF-8"
     return ctype
 
 
@@ -539,8 +539,8 @@ class FileResponse(Response):
         return _Plan(206, self._raw(total, extra), parts)
 
     def _error_plan(self, status: int, extra: dict[str, str] | None = None) -> _Plan:
-        body = status_phrase(status).encode()
-        replace = {"content-type": "text/plain; charset=utf-8", **(extra or {})}
+        body = error_text(status).encode()
+        replace = {"content-type": "text/plain; charset=UTF-8", **(extra or {})}
         return _Plan(status, self._raw(len(body), replace, _NOT_FOR_ERRORS), None, body)
 
     def _open_failed(self, exc: OSError) -> _Plan:

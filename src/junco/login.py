@@ -13,7 +13,7 @@ version no longer matches the user's is refused and cleared.
 - ``login_user`` regenerates the session id (no fixation), stores the keys,
   asks a registered CSRF extension to rotate its token, and redirects to the
   request's ``next`` only when it is a local path (:func:`is_safe_url`).
-- The remember cookie (``remember_token``) is signed with itsdangerous under
+- The remember cookie (``_remember``) is signed with itsdangerous under
   its own salt and carries the user id, the version, an absolute expiry and
   a single-use token whose record lives in a store (:mod:`junco._remember`
   explains the token families). When it restores a login the session is
@@ -44,10 +44,13 @@ from urllib.parse import quote, urlsplit
 
 from ._remember import AtomicStore, RememberTokens
 from .auth import P, R, RouteDecorator, Wrapped, _call_route, _invoke
+from .errors import render_error, wants_json
 from .exceptions import ConfigurationError, HTTPException
 from .redirects import is_safe_url
+from .request import _current
 from .response import Response
-from .sessions import SessionData, SessionStoreError, _unsign, get_session
+from .sessions import MIN_SECRET_BYTES, SessionData, SessionStoreError, _unsign, get_session
+from .templating import add_context_processor
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -65,8 +68,6 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _SALT = "junco.login.remember"
 _MAX_COOKIE = 4096
 _MAX_DAYS = 400  # browsers cap cookie lifetimes at 400 days
-_JSON_TYPES = ("application/json",)
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
 _NO_SWAP = (
     "remember-me tokens need a store with an atomic swap(): MemoryStore, RedisStore, "
     "or pass Login(store=...)"
@@ -107,7 +108,7 @@ class Login:
         *,
         session: Any = None,
         secret_key: str | bytes | list[str | bytes] | None = None,
-        remember_cookie: str = "remember_token",
+        remember_cookie: str = "_remember",
         remember_days: int = 30,
         cookie_path: str = "/",
         cookie_domain: str | None = None,
@@ -147,7 +148,10 @@ class Login:
         """Register this login on ``app`` (``app.extensions['login']``).
 
         Optional for logging in and out; it lets ``app.check()`` see the login
-        (a login needs a ``Session``, and its route deserves a rate limit).
+        (a login needs a ``Session``, and its route deserves a rate limit),
+        and gives the app's templates ``current_user``: the user loaded for
+        this request (by a guard such as ``login_required``, or
+        ``await login.get_current_user(request)``), else None.
 
         Raises:
             ConfigurationError: the remember tokens would live in the session's
@@ -158,6 +162,7 @@ class Login:
         if store is not None and not isinstance(store, AtomicStore):
             raise ConfigurationError(_NO_SWAP)
         app.extensions["login"] = self
+        add_context_processor(app, _template_user)
         return self
 
     # -- callbacks ---------------------------------------------------------------------
@@ -336,7 +341,7 @@ class Login:
 
     def _unauthorized(self, request: Request) -> Response:
         if _wants_json(request):
-            return Response({"error": "unauthorized"}, 401)
+            return render_error(request, HTTPException(401), form="json")
         target = quote(request.root_path + request.path, safe="/")
         query = request.asgi_scope.get("query_string", b"")
         if query:
@@ -543,8 +548,15 @@ async def _allowed(
 
 def _forbidden(request: Request) -> Response:
     if _wants_json(request):
-        return Response({"error": "forbidden"}, 403)
+        return render_error(request, HTTPException(403), form="json")
     raise HTTPException(403)
+
+
+def _template_user() -> dict[str, Any]:
+    request = _current.get()
+    if request is None or request.finished:
+        return {"current_user": None}
+    return {"current_user": request.g.get("current_user")}
 
 
 def _wants_json(request: Request) -> bool:
@@ -552,31 +564,7 @@ def _wants_json(request: Request) -> bool:
     headers = request.headers
     if "authorization" in headers or "x-requested-with" in headers:
         return True
-    accept = headers.get("accept")
-    if not accept:
-        return False
-    json_q = html_q = 0.0
-    for item in accept.split(",", 32)[:32]:
-        media, *params = (p.strip() for p in item.split(";"))
-        media = media.lower()
-        q = _quality(params)
-        if media in _JSON_TYPES or (media.startswith("application/") and media.endswith("+json")):
-            json_q = max(json_q, q)
-        elif media in _HTML_TYPES:
-            html_q = max(html_q, q)
-    return json_q > html_q
-
-
-def _quality(params: list[str]) -> float:
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                q = float(value.strip()[:5])
-            except ValueError:
-                return 0.0
-            return q if 0.0 <= q <= 1.0 else 0.0
-    return 1.0
+    return wants_json(request)
 
 
 async def _rotate_csrf(request: Request) -> None:
@@ -624,8 +612,10 @@ def _keys(secret: Any) -> tuple[bytes, ...]:
         )
     items = [secret] if isinstance(secret, (str, bytes)) else list(secret)
     keys = tuple(k.encode() if isinstance(k, str) else k for k in items)
-    if not keys or not all(isinstance(k, bytes) and len(k) >= 16 for k in keys):
-        raise ConfigurationError("remember-cookie secret keys need at least 16 bytes each")
+    if not keys or not all(isinstance(k, bytes) and len(k) >= MIN_SECRET_BYTES for k in keys):
+        raise ConfigurationError(
+            f"remember-cookie secret keys need at least {MIN_SECRET_BYTES} bytes each"
+        )
     return keys
 
 

@@ -35,7 +35,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
+from typing import IO, TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from ._hooks import is_async_callable
 from ._multipart import (
@@ -378,6 +378,10 @@ class FormDataIter:
             (while iterating) for malformed or oversized bodies.
     """
 
+    #: Microdot's read size. Accepted for ported code; the parser here takes
+    #: the body in the chunks the server delivers, so it changes nothing.
+    buffer_size: ClassVar[int] = 256
+
     def __init__(self, request: Request, **limits: Any) -> None:
         self.request = request
         self.limits = resolve_limits(request.app, limits)
@@ -446,7 +450,8 @@ def with_form_data(f: F | None = None, /, **limits: Any) -> F | Callable[[F], F]
     copied (to memory, or past ``max_memory_size`` to an anonymous temporary
     file) and ``request.files`` maps field names to :class:`FileUpload`
     objects; urlencoded bodies keep the core's ``request.form`` and get an
-    empty ``request.files``; a request with no body gets both empty. Any
+    empty ``request.files``; a request with no body gets both ``None`` (as in
+    Microdot). Any
     other content type is answered with 415.
 
     The files are closed when the handler returns or raises; if it returns a
@@ -495,8 +500,8 @@ async def _load_form(request: Request, limits: dict[str, Any]) -> list[FileUploa
         request.files = MultiDict()
         return []
     if not request.content_type and not await request.stream.read(1):
-        request.form = MultiDict()
-        request.files = MultiDict()
+        request.form = None  # no form at all, as Microdot leaves it
+        request.files = None
         return []
     raise HTTPException(415, "expected a form (multipart/form-data or urlencoded)")
 

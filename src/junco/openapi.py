@@ -31,7 +31,6 @@ import typing
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from . import _hooks
 from .routing import Mount, Route, Router
 from .typed import Binding, binding_of, is_model
 
@@ -159,7 +158,8 @@ class OpenAPI:
 
     def document(self) -> dict[str, Any]:
         """The OpenAPI document (rebuilt only after routes or hooks change)."""
-        gen = _hooks.generation[0]
+        # The app's version moves with any change to it or to an app mounted in it.
+        gen = self.app._version
         if self._cache is None or self._cache[0] != gen:
             self._cache = (gen, _Builder(self).build())
         return self._cache[1]

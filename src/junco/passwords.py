@@ -39,6 +39,8 @@ import secrets
 import threading
 from typing import Any, Literal
 
+from .exceptions import ConfigurationError
+
 #: OWASP's argon2id minimums: memory in KiB, iterations, lanes.
 ARGON2_MEMORY_COST = 19 * 1024
 ARGON2_TIME_COST = 2
@@ -101,17 +103,19 @@ class PasswordHasher:
         max_concurrency: int | None = None,
     ) -> None:
         if algorithm not in (None, "argon2id", "scrypt"):
-            raise ValueError(f"unknown password algorithm {algorithm!r}")
+            raise ConfigurationError(f"unknown password algorithm {algorithm!r}")
         if not _scrypt_ok(scrypt_n, scrypt_r, scrypt_p):
-            raise ValueError("scrypt_n must be a power of two >= 2; r and p small positives")
+            raise ConfigurationError(
+                "scrypt_n must be a power of two >= 2; r and p small positives"
+            )
         if not (
             1 <= time_cost <= _MAX_TIME_COST
             and 8 * parallelism <= memory_cost <= _MAX_MEMORY_BYTES // 1024
             and 1 <= parallelism <= _MAX_PARALLELISM
         ):
-            raise ValueError("argon2 parameters out of range")
+            raise ConfigurationError("argon2 parameters out of range")
         if max_length < 1:
-            raise ValueError("max_length must be positive")
+            raise ConfigurationError("max_length must be positive")
         self.time_cost = time_cost
         self.memory_cost = memory_cost
         self.parallelism = parallelism

@@ -30,10 +30,10 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ._parsing import json_dumps, json_loads
-from .exceptions import HTTPException
+from .exceptions import ConfigurationError, HTTPException
 from .stores.resolve import resolve_store, startup_check
 
 if TYPE_CHECKING:
@@ -293,7 +293,7 @@ class Broadcast:
         **options: Any,
     ) -> None:
         if max_queue < 1 or max_message_size < 1:
-            raise ValueError("max_queue and max_message_size must be positive")
+            raise ConfigurationError("max_queue and max_message_size must be positive")
         if "url" in options:  # the parameter's first name
             store = options.pop("url")
         self.url: str | None = store.strip() if isinstance(store, str) else None
@@ -454,8 +454,8 @@ class Broadcast:
 
 
 def _error_page(status: int) -> Any:
-    def page(request: Request, exc: Exception) -> tuple[str, int, dict[str, str]]:
-        return str(exc), status, {"Content-Type": "text/plain; charset=utf-8"}
+    def page(request: Request, exc: Exception) -> NoReturn:
+        raise HTTPException(status, str(exc))  # rendered by junco's error renderer
 
     return page
 
@@ -465,7 +465,7 @@ def _backend(spec: str | Backend, options: dict[str, Any]) -> Backend:
 
     def memory() -> Backend:
         if options:
-            raise TypeError("the memory backend takes no options")
+            raise ConfigurationError("the memory backend takes no options")
         from .stores.pubsub_memory import MemoryBackend
 
         return MemoryBackend()
@@ -478,7 +478,7 @@ def _backend(spec: str | Backend, options: dict[str, Any]) -> Backend:
     methods = ("connect", "disconnect", "subscribe", "unsubscribe", "publish")
     backend: Backend = resolve_store(spec, "Broadcast", memory=memory, redis=redis, methods=methods)
     if options and not isinstance(spec, str):
-        raise TypeError("options are only for a Redis URL; configure your backend instead")
+        raise ConfigurationError("options are only for a Redis URL; configure your backend instead")
     return backend
 
 

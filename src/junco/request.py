@@ -9,6 +9,7 @@ are left to ``request.stream``, which enforces ``max_content_length`` as it read
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -31,6 +32,8 @@ class _Unset:
 
 _UNSET: Any = _Unset()
 _current: ContextVar[Request | None] = ContextVar("junco_request", default=None)
+
+logger = logging.getLogger("junco")
 
 
 def current_request() -> Request:
@@ -78,6 +81,7 @@ class Request:
     subapp: Junco | None = None
     _headers: Headers | None = None
     _raw_ctype: bytes | None = None
+    _raw_host: bytes | None = None  # the Host header, once the dispatcher has scanned for it
     _mimetype: str | None = None
     _args: MultiDict | None = None
     _cookies: dict[str, str] | None = None
@@ -178,7 +182,15 @@ class Request:
     @property
     def cookies(self) -> dict[str, str]:
         if self._cookies is None:
-            header = self.headers.getlist("cookie")
+            h = self._headers
+            if h is not None and h._d is not None:
+                header = h.getlist("cookie")
+            else:  # straight from the scope: no Headers object for one lookup
+                header = [
+                    v.decode("latin-1")
+                    for k, v in self.asgi_scope.get("headers", ())
+                    if k == b"cookie" or (len(k) == 6 and k.lower() == b"cookie")
+                ]
             self._cookies = parse_cookies("; ".join(header)) if header else {}
         return self._cookies
 
@@ -220,6 +232,9 @@ class Request:
     def json(self) -> Any:
         """The body parsed as JSON, or ``None`` if the content type is not JSON.
 
+        A body sent without ``Content-Type: application/json`` is not parsed
+        (as in Microdot); a line on the ``junco`` logger at DEBUG says so.
+
         Raises:
             HTTPException: 400 for malformed or too deeply nested JSON.
         """
@@ -230,6 +245,8 @@ class Request:
                 self._json = json_loads(body, self.app.max_json_depth) if body else None
             else:
                 self._json = None
+                if self._body:
+                    _not_parsed("json", mt, "send Content-Type: application/json")
         return self._json
 
     @property
@@ -237,13 +254,20 @@ class Request:
         """The urlencoded form, or ``None`` for other content types.
 
         Multipart bodies are parsed by the multipart extension, which fills
-        this attribute and :attr:`files`.
+        this attribute and :attr:`files` (decorate the handler with
+        ``@with_form_data``); without it, a line on the ``junco`` logger at
+        DEBUG says why the form is ``None``.
         """
         if self._form is _UNSET:
-            if self.mimetype == "application/x-www-form-urlencoded":
+            mt = self.mimetype
+            if mt == "application/x-www-form-urlencoded":
                 self._form = parse_urlencoded(self.body, self.app.max_form_fields, "form")
             else:
                 self._form = None
+                if mt == "multipart/form-data":
+                    _not_parsed("form", mt, "decorate the handler with @with_form_data")
+                elif self._body:
+                    _not_parsed("form", mt, "send a form (urlencoded or multipart)")
         return self._form  # type: ignore[no-any-return]
 
     @form.setter
@@ -287,7 +311,7 @@ class Request:
         app = self.app
         if declared is not None:
             if declared > app.max_content_length:
-                raise HTTPException(413)
+                raise _too_large(app.max_content_length)
             if declared > app.max_body_length:
                 self._body = None
                 self._stream = RequestStream(self, b"", False)
@@ -303,7 +327,7 @@ class Request:
                 return
             chunks, size, more = [first], len(first), message.get("more_body", False)
             if size > app.max_content_length:
-                raise HTTPException(413)
+                raise _too_large(app.max_content_length)
         else:
             chunks, size, more = [], 0, True
         while more:
@@ -314,7 +338,7 @@ class Request:
             more = message.get("more_body", False)
             size += len(chunk)
             if size > app.max_content_length:
-                raise HTTPException(413)
+                raise _too_large(app.max_content_length)
             if chunk:
                 chunks.append(chunk)
             if size > app.max_body_length:
@@ -324,6 +348,17 @@ class Request:
                 self._stream = RequestStream(self, b"".join(chunks), not more, size)
                 return
         self._body = b"".join(chunks)
+
+
+def _not_parsed(attr: str, mimetype: str, fix: str) -> None:
+    logger.debug(
+        "request.%s is None: the body's Content-Type is %r; %s", attr, mimetype or "(none)", fix
+    )
+
+
+def _too_large(limit: int) -> HTTPException:
+    """The 413 for a body over ``limit`` bytes (the error page states the limit)."""
+    return HTTPException(413, extra={"limit": limit})
 
 
 async def receive_body(request: Request) -> Message:
@@ -340,12 +375,17 @@ async def receive_body(request: Request) -> Message:
     timeout = request.app.body_timeout
     if timeout is None:
         return await request.receive()
-    steps = request.receive().__await__()
+    pending = request.receive()
+    steps = pending.__await__()
     try:
-        waiting_on = steps.send(None)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    try:
+        if not hasattr(steps, "send"):
+            # granian's futures iterate but take no send()/throw(): no fast path.
+            async with asyncio.timeout(timeout):
+                return await pending
+        try:
+            waiting_on = steps.send(None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
         async with asyncio.timeout(timeout):
             return await _Resumed(steps, waiting_on)
     except TimeoutError:
@@ -405,9 +445,10 @@ class RequestStream:
         chunk = message.get("body", b"")
         self._done = not message.get("more_body", False)
         self._received += len(chunk)
-        if self._received > self._request.app.max_content_length:
+        limit = self._request.app.max_content_length
+        if self._received > limit:
             self._done = True
-            raise HTTPException(413)
+            raise _too_large(limit)
         self._buf += chunk
         return True
 

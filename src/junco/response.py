@@ -10,9 +10,11 @@ soon as the client disconnects.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -29,7 +31,7 @@ logger = logging.getLogger("junco")
 if TYPE_CHECKING:
     from .request import Request
 
-_CT_JSON = b"application/json"
+_CT_JSON = b"application/json; charset=UTF-8"  # Microdot's spelling
 _SENTINEL: Any = object()
 CHUNK_SIZE = 64 * 1024
 _LENGTHS = [str(n).encode() for n in range(1024)]
@@ -37,11 +39,26 @@ _LENGTHS = [str(n).encode() for n in range(1024)]
 
 def _content_type_bytes(ct: str) -> bytes:
     if ct.startswith("text/") and "charset" not in ct:
-        ct += "; charset=utf-8"
+        ct += "; charset=UTF-8"
     return ct.encode("latin-1")
 
 
-class Response:
+# Apps created without their own default content type follow
+# ``Response.default_content_type``, even when it is assigned after they exist
+# (every Microdot HTML example does that). Kept off the hot path: the class
+# attribute's setter pushes the new value into the apps.
+_CT_FOLLOWERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+class _ResponseType(type):
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "default_content_type" and cls.__name__ == "Response":
+            for app in list(_CT_FOLLOWERS):
+                app._set_default_ct(value)
+
+
+class Response(metaclass=_ResponseType):
     """An HTTP response.
 
     Args:
@@ -54,8 +71,14 @@ class Response:
     """
 
     default_content_type: ClassVar[str] = "text/plain"
+    #: Return this from a handler that has answered by other means (Microdot's
+    #: WebSocket routes do): nothing more is sent.
+    already_handled: ClassVar[Response]
     default_send_file_max_age: ClassVar[int | None] = None
     send_file_buffer_size: ClassVar[int] = CHUNK_SIZE
+    #: Seconds a streamed body that is busy between chunks when the client
+    #: leaves may take to reach its next ``yield`` (see :func:`stream_body`).
+    close_grace: ClassVar[float] = 1.0
 
     # Class-level defaults: a plain 200 text response sets only its body.
     status_code: int = 200
@@ -67,6 +90,10 @@ class Response:
     server's graceful timeout."""
     _headers: Headers | None = None
     _ctype: bytes | None = None  # None: the app's default content type
+    # Header pairs junco's own middleware add already encoded (their names are
+    # lower-case, their values checked once): sent as they are, and folded into
+    # ``headers`` as soon as anyone looks at it.
+    _extra: list[tuple[bytes, bytes]] | None = None
 
     def __init__(
         self,
@@ -77,8 +104,6 @@ class Response:
     ) -> None:
         if status_code != 200:
             self.status_code = status_code
-        if headers:
-            self._headers = Headers(headers)
         if reason is not None:
             self.reason = reason
         tb = type(body)
@@ -91,6 +116,12 @@ class Response:
             self._ctype = _CT_JSON
         else:
             self._init_other(body)
+        if headers:
+            ctype = _only_content_type(headers)  # after the body's: an explicit type wins
+            if ctype is None:
+                self._headers = Headers(headers)
+            else:
+                self._ctype = ctype
 
     def _init_other(self, body: Any) -> None:
         if isinstance(body, (bytes, bytearray, memoryview)):
@@ -102,6 +133,8 @@ class Response:
             self._ctype = _CT_JSON
         elif body is None:
             self.body = b""
+            if self.status_code == 200:
+                self.status_code = 204  # as Microdot: no body, no content
         elif _is_stream(body):
             self.body = b""
             self.body_iter = body
@@ -120,12 +153,51 @@ class Response:
         elif self._ctype is not None:
             h.setdefault("Content-Type", self._ctype.decode("latin-1"))
             self._ctype = None
+        extra = self._extra
+        if extra is not None:
+            self._extra = None
+            d = h._data()
+            for name, value in extra:
+                key, text = name.decode("latin-1"), value.decode("latin-1")
+                values = d.get(key)
+                if values is None:
+                    d[key] = [text]
+                else:
+                    values.append(text)
         return h
 
     @headers.setter
     def headers(self, value: HeaderInput | Headers) -> None:
         self._headers = Headers(value)
         self._ctype = None
+        self._extra = None
+
+    def _add_raw(self, pairs: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]]) -> None:
+        """Append encoded header pairs (lower-case names, checked values) for junco's middleware.
+
+        The caller has made sure none of them is already set.
+        """
+        extra = self._extra
+        if extra is None:
+            self._extra = list(pairs)
+        else:
+            extra.extend(pairs)
+
+    def _add_vary(self, field: str) -> None:
+        """Merge ``field`` into ``Vary`` (as ``headers.add_vary``), keeping raw pairs raw."""
+        if self._headers is not None:
+            self.headers.add_vary(field)
+            return
+        raw = field.encode("latin-1")
+        extra = self._extra
+        if extra is not None:
+            for i, (name, value) in enumerate(extra):
+                if name == b"vary":
+                    present = [f.strip().lower() for f in value.split(b",")]
+                    if raw.lower() not in present:
+                        extra[i] = (b"vary", value + b", " + raw)
+                    return
+        self._add_raw(((b"vary", raw),))
 
     @property
     def is_streamed(self) -> bool:
@@ -137,7 +209,7 @@ class Response:
         self,
         cookie: str,
         value: str,
-        path: str | None = "/",
+        path: str | None = None,
         domain: str | None = None,
         expires: datetime | str | None = None,
         max_age: int | None = None,
@@ -185,9 +257,16 @@ class Response:
         self.headers.add("Set-Cookie", "; ".join(parts))
 
     def delete_cookie(
-        self, cookie: str, path: str | None = "/", domain: str | None = None, **kwargs: Any
+        self, cookie: str, path: str | None = None, domain: str | None = None, **kwargs: Any
     ) -> None:
-        """Tell the client to drop ``cookie`` (empty value, expired)."""
+        """Tell the client to drop ``cookie`` (empty value, expired).
+
+        Takes :meth:`set_cookie`'s options; ``expires`` and ``max_age`` are
+        accepted and ignored, as in Microdot. Pass the ``path`` and ``domain``
+        the cookie was set with, or the browser keeps it.
+        """
+        kwargs.pop("expires", None)
+        kwargs.pop("max_age", None)
         self.set_cookie(
             cookie,
             "",
@@ -197,6 +276,36 @@ class Response:
             max_age=0,
             **kwargs,
         )
+
+    # -- Microdot's low-level API (not used by junco's own path) ---------------------------
+
+    def complete(self) -> None:
+        """Add ``Content-Length`` and ``Content-Type`` as Microdot's ``complete()`` does."""
+        h = self.headers
+        if self.body_iter is None and "content-length" not in h:
+            h["Content-Length"] = str(len(self.body))
+        if "content-type" not in h:
+            h["Content-Type"] = _content_type_bytes(Response.default_content_type).decode()
+
+    async def write(self, stream: Any) -> None:
+        """Write the response as HTTP/1.0 to ``stream`` (an object with ``async awrite``).
+
+        Microdot's way of sending a response, kept for tests that drive
+        responses by hand; junco itself sends through ASGI (:meth:`send`).
+        """
+        self.complete()
+        reason = self.reason or ("OK" if self.status_code == 200 else "N/A")
+        head = f"HTTP/1.0 {self.status_code} {reason}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in self.headers.items_all())
+        await stream.awrite((head + "\r\n").encode("latin-1"))
+        if self.body_iter is None:
+            await stream.awrite(self.body)
+            return
+        try:
+            async for chunk in _aiter_chunks(self.body_iter):
+                await stream.awrite(chunk)
+        finally:
+            await _close_iter(self.body_iter)
 
     # -- constructors ------------------------------------------------------------------
 
@@ -265,10 +374,13 @@ class Response:
         """The ASGI header list, with Content-Type and Content-Length added when given."""
         h = self._headers
         ctype = self._ctype or default_ct
+        extra = self._extra
         if h is None:
             raw = [(b"content-type", ctype)] if ctype is not None else []
             if length is not None:
                 raw.append((b"content-length", _length_bytes(length)))
+            if extra is not None:
+                raw += extra
             return raw
         raw = h.to_asgi()
         d = h._data()
@@ -276,6 +388,8 @@ class Response:
             raw.append((b"content-type", ctype))
         if length is not None and "content-length" not in d:
             raw.append((b"content-length", _length_bytes(length)))
+        if extra is not None:
+            raw += extra
         return raw
 
     async def send(self, request: Request, send: Send) -> None:
@@ -286,19 +400,17 @@ class Response:
         """
         status = self.status_code
         if self._headers is None and self.body_iter is None and status == 200:
-            # The common case: a buffered body, no custom headers.
+            # The common case: a buffered body, no custom headers (but maybe
+            # the pre-encoded ones of junco's middleware).
             body = self.body
             n = len(body)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", self._ctype or request.app.default_ct),
-                        (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
-                    ],
-                }
-            )
+            raw = [
+                (b"content-type", self._ctype or request.app.default_ct),
+                (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
+            ]
+            if self._extra is not None:
+                raw += self._extra
+            await send({"type": "http.response.start", "status": 200, "headers": raw})
             if request.method == "HEAD":
                 body = b""
             await send({"type": "http.response.body", "body": body})
@@ -324,6 +436,48 @@ class Response:
         await stream_body(self.body_iter, send, request.receive, self.farewell)
 
 
+_CTYPES: dict[str, bytes] = {}  # checked Content-Type values, encoded; bounded cache
+
+
+def _only_content_type(headers: Any) -> bytes | None:
+    """The encoded value when ``headers`` is a plain dict holding only a Content-Type."""
+    if type(headers) is not dict or len(headers) != 1:
+        return None
+    name, value = next(iter(headers.items()))
+    if type(value) is not str or type(name) is not str or name.lower() != "content-type":
+        return None
+    raw = _CTYPES.get(value)
+    if raw is None:
+        raw = Headers({name: value})["content-type"].encode("latin-1")  # checks the value
+        if len(_CTYPES) < 256:
+            _CTYPES[value] = raw
+    return raw
+
+
+class _AlreadyHandled(Response):
+    """``Response.already_handled``: sends nothing, and its headers are throwaway."""
+
+    @property
+    def headers(self) -> Headers:
+        return Headers()  # a shared object: hooks writing here must not leak
+
+    @headers.setter
+    def headers(self, value: HeaderInput | Headers) -> None:
+        pass
+
+    async def send(self, request: Request, send: Send) -> None:
+        return None
+
+    def _add_raw(self, pairs: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]]) -> None:
+        pass  # shared: middleware's encoded pairs must not pile up here
+
+    def _add_vary(self, field: str) -> None:
+        pass
+
+
+Response.already_handled = _AlreadyHandled()
+
+
 def _length_bytes(n: int) -> bytes:
     return _LENGTHS[n] if n < 1024 else str(n).encode()
 
@@ -334,19 +488,24 @@ def _bad_cookie_text(text: str, is_name: bool) -> bool:
 
 
 def _is_stream(body: Any) -> bool:
+    # Iterators only: a range, set or other container is almost always a
+    # mistake (bytes(range(3)) would be NUL bytes), so it is a TypeError.
     return (
         hasattr(body, "__anext__")
         or hasattr(body, "__next__")
         or hasattr(body, "__aiter__")
         or hasattr(body, "read")
-        or isinstance(body, Iterable)
     )
 
 
 def _to_bytes(chunk: Any) -> bytes:
     if isinstance(chunk, str):
         return chunk.encode()
-    return bytes(chunk)
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    # Headers are out by now: this aborts the stream (the server drops the
+    # connection) instead of sending bytes(5) as five NUL bytes.
+    raise TypeError(f"a streamed body yielded a {type(chunk).__name__}; yield str or bytes")
 
 
 async def _aiter_chunks(body: Any) -> AsyncIterator[bytes]:
@@ -357,8 +516,12 @@ async def _aiter_chunks(body: Any) -> AsyncIterator[bytes]:
         return
     if hasattr(body, "read"):
         size = Response.send_file_buffer_size
+        read = body.read
+        is_async = inspect.iscoroutinefunction(read)
         while True:
-            chunk = await asyncio.to_thread(body.read, size)
+            chunk = await read(size) if is_async else await asyncio.to_thread(read, size)
+            if inspect.isawaitable(chunk):  # a sync read() handing back a coroutine
+                chunk = await chunk
             if not chunk:
                 return
             yield _to_bytes(chunk)
@@ -402,12 +565,20 @@ async def stream_body(
 ) -> None:
     """Send ``body`` chunk by chunk; stop and close it if the client disconnects.
 
+    On a disconnect the body is closed (``aclose()``/``close()``) where it
+    stands at a ``yield``, so cleanup written as ``except GeneratorExit`` runs,
+    as under Microdot. A generator busy between two chunks gets up to
+    ``Response.close_grace`` seconds to reach its next ``yield``; after that
+    it is cancelled (its ``finally`` blocks still run).
+
     With a ``farewell``, the body is also cut short as soon as the server
     starts stopping: it is closed, ``farewell`` is sent as the last chunk and
     the response ends, so an endless stream does not hold the shutdown.
     """
     disconnected = asyncio.Event()
     stopped = asyncio.Event()
+    inside = [False]  # the pump is waiting on the body (not on send)
+    chunks = _aiter_chunks(body)
 
     async def watch() -> None:
         while True:
@@ -417,9 +588,15 @@ async def stream_body(
                 return
 
     async def pump() -> None:
-        async for chunk in _aiter_chunks(body):
+        inside[0] = True
+        async for chunk in chunks:
+            inside[0] = False
+            if disconnected.is_set():
+                return  # the body waits at its yield: closed below
             if chunk:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            inside[0] = True
+        inside[0] = False
         await send({"type": "http.response.body", "body": b""})
 
     watcher = asyncio.ensure_future(watch())
@@ -430,6 +607,10 @@ async def stream_body(
     try:
         with _draining.on_stop(stopped.set) if farewell is not None else nullcontext():
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if not pumper.done() and inside[0] and disconnected.is_set():
+            # (a body that runs a handler rather than yielding asks for no grace)
+            grace = getattr(body, "close_grace", Response.close_grace)
+            await asyncio.wait({pumper}, timeout=grace)
         if not pumper.done():
             pumper.cancel()
         try:
@@ -450,6 +631,8 @@ async def stream_body(
             # it (closing a generator that is still running raises).
             pumper.cancel()
             await asyncio.wait({pumper})
+        if chunks is not body:
+            await _close_iter(chunks)
         await _close_iter(body)
 
 

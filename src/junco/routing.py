@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .paths import path_problem
+
 if TYPE_CHECKING:
     from .app import Junco
 
@@ -66,6 +68,7 @@ class URLPattern:
             raise ValueError(f"URL pattern {url_pattern!r} must start with '/'")
         self.url_pattern = url_pattern
         converters = converters if converters is not None else BUILTIN_CONVERTERS
+        _check_skeleton(url_pattern)
         self.args: list[tuple[str, Parser | None]] = []
         regex = ""
         pos = 0
@@ -73,7 +76,16 @@ class URLPattern:
             regex += re.escape(url_pattern[pos : m.start()])
             name, conv = self._converter(m.group(1), converters)
             if not name.isidentifier():
-                raise ValueError(f"invalid argument name {name!r} in {url_pattern!r}")
+                raise ValueError(
+                    f"invalid argument name {name!r} in URL pattern {url_pattern!r}: an "
+                    "argument is <name> or <type:name> with a Python identifier as the "
+                    "name, e.g. <int:id>"
+                )
+            if any(name == seen for seen, _ in self.args):
+                raise ValueError(
+                    f"URL pattern {url_pattern!r} uses the argument name {name!r} twice; "
+                    "each argument needs its own name (they become keyword arguments)"
+                )
             regex += f"(?P<a{len(self.args)}>{conv.pattern})"
             self.args.append((name, conv.parser))
             pos = m.end()
@@ -94,7 +106,12 @@ class URLPattern:
             return name, converters["string"]
         conv = converters.get(type_name) or URLPattern._global_types.get(type_name)
         if conv is None:
-            raise ValueError(f"unknown URL argument type {type_name!r} in {self.url_pattern!r}")
+            known = ", ".join(sorted({*converters, *URLPattern._global_types}))
+            raise ValueError(
+                f"unknown URL argument type {type_name!r} in {self.url_pattern!r}: "
+                f"the types are {known} and re:REGEX (e.g. <int:{name or 'id'}>); "
+                "add your own with app.register_type()"
+            )
         return name, conv
 
     @classmethod
@@ -107,6 +124,10 @@ class URLPattern:
         of the same name win, and ``app.register_type`` never reaches other apps.
         """
         cls._global_types[type_name] = Converter(pattern, parser)
+
+    def compile(self) -> re.Pattern[str]:
+        """The compiled regular expression (Microdot's name; junco compiles at construction)."""
+        return self.regex
 
     def match(self, path: str) -> dict[str, Any] | None:
         """The converted arguments if ``path`` matches, else ``None``."""
@@ -183,7 +204,7 @@ class Match:
     route: Route | None = None
     args: dict[str, Any] | None = None
     mounts: tuple[Mount, ...] = ()
-    allow: set[str] | None = None
+    allow: dict[str, None] | None = None  # an ordered set: registration order
     redirect: str | None = None
     foreign: tuple[Mount, str] | None = None  # (mount, prefixes of the mounts above it)
 
@@ -236,26 +257,26 @@ class Router:
 
     def match(self, method: str, path: str) -> Match:
         """Find the route for ``method`` and ``path``; see :class:`Match`."""
-        allow: set[str] = set()
+        allow: dict[str, None] = {}
         found = self._find(method, path, (), allow)
         if found is not None:
             return found
         if not allow and path != "/" and path[1:2] not in ("/", "\\") and path.isprintable():
             other = path[:-1] if path.endswith("/") else path + "/"
-            probe: set[str] = set()
+            probe: dict[str, None] = {}
             if self._find(method, other, (), probe) is not None or probe:
                 return Match(redirect=other)
         return Match(allow=allow)
 
     def _find(
-        self, method: str, path: str, chain: tuple[Mount, ...], allow: set[str]
+        self, method: str, path: str, chain: tuple[Mount, ...], allow: dict[str, None]
     ) -> Match | None:
         table = self.static.get(path)
         if table is not None:
             route = _pick(table, method)
             if route is not None:
                 return Match(route, {}, chain)
-            allow.update(m for m in table if m != "WEBSOCKET")
+            allow.update(dict.fromkeys(m for m in table if m != "WEBSOCKET"))
         # A few patterns are cheaper to try than the index is to walk.
         dynamic = self.dynamic if len(self.dynamic) < 4 else self._prefixes.candidates(path)
         for _, pattern, table in dynamic:
@@ -265,7 +286,7 @@ class Router:
             route = _pick(table, method)
             if route is not None:
                 return Match(route, args, chain)
-            allow.update(m for m in table if m != "WEBSOCKET")
+            allow.update(dict.fromkeys(m for m in table if m != "WEBSOCKET"))
         for mount in self.mounts:
             prefix = mount.prefix
             if prefix and not (path == prefix or path.startswith(prefix + "/")):
@@ -287,6 +308,49 @@ class Router:
             if mount.native:
                 for path, route in mount.app.router.iter_routes():
                     yield mount.prefix + path, route
+
+
+_BRACES = re.compile(r"\{(\w*)(?::(\w+))?\}")
+_COLON_ARG = re.compile(r"(?<=/):(\w+)")
+
+
+def _check_skeleton(url_pattern: str) -> None:
+    """Refuse other frameworks' syntax, stray brackets and non-canonical paths.
+
+    Each of these would otherwise become a literal route that never matches
+    (``/items/{id}`` only answers a client asking for ``/items/%7Bid%7D``).
+    The message shows the pattern written the junco way.
+    """
+    skeleton = _ARG.sub("x", url_pattern)
+    if "{" in skeleton or "}" in skeleton:
+        fixed = _BRACES.sub(_angle, url_pattern)
+        raise ValueError(
+            f"URL pattern {url_pattern!r} uses {{braces}}: junco writes URL arguments in "
+            f"angle brackets, {fixed!r} (<name>, or <type:name> such as <int:id>)"
+        )
+    if _COLON_ARG.search(skeleton):
+        fixed = _COLON_ARG.sub(r"<\1>", url_pattern)
+        raise ValueError(
+            f"URL pattern {url_pattern!r} uses ':name': junco writes URL arguments in "
+            f"angle brackets, {fixed!r} (<name>, or <type:name> such as <int:id>)"
+        )
+    if "<" in skeleton or ">" in skeleton:
+        raise ValueError(
+            f"URL pattern {url_pattern!r} has a '<' or '>' that does not enclose an "
+            "argument: write each argument whole, as <name> or <type:name> (e.g. <int:id>), "
+            "with no '<' or '>' inside"
+        )
+    problem = path_problem(skeleton or "/")
+    if problem is not None:
+        raise ValueError(
+            f"URL pattern {url_pattern!r} is not a canonical path ({problem}): requests "
+            "for such paths are refused with 400, so the route could never match"
+        )
+
+
+def _angle(m: re.Match[str]) -> str:
+    name, type_name = m.group(1) or "name", m.group(2)
+    return f"<{type_name}:{name}>" if type_name else f"<{name}>"
 
 
 class _PrefixNode:
@@ -348,15 +412,20 @@ def _compile(regex: str, where: str) -> re.Pattern[str]:
 
 def _pick(table: dict[str, Route], method: str) -> Route | None:
     route = table.get(method)
-    if route is None and method == "HEAD":
-        route = table.get("GET")
+    if route is None and (method == "GET" or method == "HEAD"):
+        # HEAD is answered by GET; a plain GET to a WebSocket route finds it, so
+        # that the dispatcher can answer 400 (not a handshake) rather than 404.
+        route = table.get("GET") or table.get("WEBSOCKET")
     return route
 
 
 def allowed_methods(methods: Iterable[str]) -> str:
-    """The ``Allow`` header value for a set of route methods."""
-    out = {m for m in methods if m != "WEBSOCKET"}
+    """The ``Allow`` header value: the methods in registration order, then HEAD and OPTIONS.
+
+    As Microdot writes it: HEAD follows when GET is there, OPTIONS always ends it.
+    """
+    out = dict.fromkeys(m for m in methods if m != "WEBSOCKET")
     if "GET" in out:
-        out.add("HEAD")
-    out.add("OPTIONS")
-    return ", ".join(sorted(out))
+        out.setdefault("HEAD")
+    out.setdefault("OPTIONS")
+    return ", ".join(out)

@@ -30,6 +30,7 @@ from types import FrameType, ModuleType
 from typing import Any
 
 from . import _draining
+from ._startup import announce, import_string_hint, importing, port_in_use, run_during_import
 from .exceptions import ConfigurationError
 
 SERVERS = ("uvicorn", "granian", "hypercorn")
@@ -238,13 +239,17 @@ def load_app(target: str) -> Any:
     Raises:
         ConfigurationError: the string is malformed, or names no module or attribute.
     """
+    hint = import_string_hint(target)
+    if hint is not None:
+        raise ConfigurationError(hint)
     module_name, _, attr = target.partition(":")
     attr = attr or "app"
     names = module_name.split(".") + attr.split(".")
     if not all(n.isidentifier() for n in names):
         raise ConfigurationError(f"{target!r} is not an import string like 'package.module:app'")
     try:
-        obj: Any = importlib.import_module(module_name)
+        with importing(module_name):
+            obj: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and (module_name + ".").startswith(exc.name + "."):
             raise ConfigurationError(
@@ -420,8 +425,13 @@ def run(
         ImportError: the chosen server is not installed.
         RuntimeError: the server did not start.
     """
+    if run_during_import():
+        return
     if server not in SERVERS:
         raise ConfigurationError(f"server must be one of {', '.join(SERVERS)}, not {server!r}")
+    busy = None if options.get("fd") or options.get("uds") else port_in_use(host, port)
+    if busy is not None:
+        raise ConfigurationError(busy)
     if workers < 1:
         raise ConfigurationError("workers must be at least 1")
     if reload and server != "uvicorn":
@@ -429,6 +439,7 @@ def run(
     bounds = Bounds(header_timeout, keep_alive_timeout, max_connections)
     tls = tls_options(ssl)
     _raise_file_limit(bounds)
+    announce()  # junco run's banner, now that the settings are known to work
     target = app if isinstance(app, str) else None
     if workers == 1 and not reload and server != "granian":
         obj = load_app(app) if target is not None else app

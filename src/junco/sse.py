@@ -31,7 +31,7 @@ from typing import Any, overload
 
 from . import _hooks
 from ._sse import encode_comment, encode_event
-from .exceptions import ClientDisconnect
+from .exceptions import ClientDisconnect, ConfigurationError
 from .request import Request
 from .response import Response
 from .types import Message, Send
@@ -190,6 +190,8 @@ def _now() -> float:
 class _EventStream:
     """The body of an SSE response (see the module docs)."""
 
+    close_grace = 0.0  # the client left: cancel the handler at once (no yield to reach)
+
     def __init__(
         self, sse: SSE, run: Callable[[], Awaitable[Any]], keepalive: float | None
     ) -> None:
@@ -301,7 +303,7 @@ def sse_response(
 
 def _check_keepalive(keepalive: float | None) -> None:
     if keepalive is not None and not keepalive > 0:
-        raise ValueError("keepalive must be a positive number of seconds, or None")
+        raise ConfigurationError("keepalive must be a positive number of seconds, or None")
 
 
 @overload
@@ -327,8 +329,9 @@ def with_sse(
     _check_keepalive(keepalive)
 
     def decorate(fn: Handler) -> Handler:
+        _hooks.check_not_routed(fn, "@with_sse")
         if not _hooks.is_async_callable(fn):
-            raise TypeError("an SSE handler must be an async function")
+            raise ConfigurationError("an SSE handler must be an async function")
 
         @functools.wraps(fn)
         async def sse_handler(request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -11,27 +11,26 @@ files ordinary routes, so the app's hooks (security headers, CORS, rate
 limits, ...) and its 404 handler apply. Mounted as an ASGI app, the hooks of
 the parent app do not run: only this module's own headers are sent.
 
-A request is refused with the same 404 whether or not the target exists when
-its path has a ``..``, ``.``-prefixed (hidden) or empty-after-decoding segment,
-a backslash, a colon (``C:``), a control character, or an encoded ``/``, ``\\``
-or NUL in the raw path; when the file resolves outside the directory through
-a symbolic link (unless ``follow_symlinks``); or when it is not a readable
-regular file. Files are sent by :class:`~junco.files.FileResponse` (ETag, 304,
-ranges, HEAD).
+A path with a ``.`` or ``..`` segment (plain or encoded), ``//``, a
+backslash, an encoded ``/`` or a control character never gets here: the app
+refuses it with 400 before routing (:mod:`junco.paths`). Past that, a request
+is refused with the same 404 whether or not the target exists when its path
+has a ``.``-prefixed (hidden) segment or a colon (``C:``); when the file
+resolves outside the directory through a symbolic link (unless
+``follow_symlinks``); or when it is not a readable regular file. Files are
+sent by :class:`~junco.files.FileResponse` (ETag, 304, ranges, HEAD).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import stat
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from .exceptions import ConfigurationError, HTTPException
 from .files import FileResponse
-from .paths import normalize_path, safe_join, url_segments
+from .paths import normalize_path, safe_join, slash_redirect, url_segments
 from .response import Response
 from .types import Receive, Scope, Send
 
@@ -39,8 +38,6 @@ if TYPE_CHECKING:
     from .app import Junco
     from .request import Request
 
-# uvicorn decodes %2F into "/" in scope["path"], so look at what the client sent.
-_ENCODED_SEPARATOR = re.compile(rb"%(?:2f|5c|00)", re.IGNORECASE)
 _REDIRECT = "redirect"
 Found = tuple[str, os.stat_result]
 
@@ -139,26 +136,23 @@ class StaticFiles:
         """The response for ``relative`` (a decoded path below the directory).
 
         Args:
-            request: The request (its method and raw path are checked).
+            request: The request (its method is checked; its query string is kept
+                by the directory redirect).
             relative: The path below the directory, as the router decoded it.
-            url_path: The full URL path asked for, to build a directory redirect.
+            url_path: The full URL path asked for (``root_path`` included), to
+                build a directory redirect (:func:`junco.paths.slash_redirect`).
 
         Raises:
             HTTPException: 404 or 405, see :meth:`handler`.
         """
         if request.method != "GET" and request.method != "HEAD":
             raise HTTPException(405, headers={"Allow": "GET, HEAD"})
-        raw = request.asgi_scope.get("raw_path")
         segments = url_segments(relative)
-        if (
-            segments is None
-            or any(s.startswith(".") for s in segments)
-            or (isinstance(raw, bytes) and _ENCODED_SEPARATOR.search(raw))
-        ):
+        if segments is None or any(s.startswith(".") for s in segments):
             return await self._not_found()
         found = await asyncio.to_thread(self._lookup, segments, url_path.endswith("/"))
         if found == _REDIRECT:
-            return Response.redirect(quote(normalize_path(url_path)) + "/", 308)
+            return slash_redirect(request, url_path + "/")
         if found is None or isinstance(found, str):
             return await self._not_found()
         path, st = found

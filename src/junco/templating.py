@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .app import Junco
 
 INSTALL_HINT = 'templates need Jinja2: pip install "junco[templates]"'
-HTML = "text/html; charset=utf-8"
+HTML = "text/html; charset=UTF-8"
 AUTOESCAPE_EXTENSIONS = ("html", "htm", "xml", "xhtml", "svg", "html.j2", "html.jinja")
 _BATCH = 16 * 1024  # characters rendered per worker-thread hop by generate_async
 TemplateDir = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
@@ -67,7 +67,19 @@ def _environment(
         "autoescape", jinja.select_autoescape(AUTOESCAPE_EXTENSIONS, default_for_string=True)
     )
     env: jinja2.Environment = jinja.Environment(enable_async=enable_async, **settings)
+    env.globals.update(_HELPERS)
     return env
+
+
+def _helpers() -> dict[str, Any]:
+    from .flash import get_flashed_messages
+    from .urls import url_for_current
+
+    return {"url_for": url_for_current, "get_flashed_messages": get_flashed_messages}
+
+
+#: Globals of every template: ``url_for(name, **args)`` and ``get_flashed_messages()``.
+_HELPERS = _helpers()
 
 
 def _layered(top: dict[str, Any], below: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,6 +107,9 @@ class Templates:
             as the base and ``jinja_options`` are applied over it.
         enable_async: Build an async Jinja environment (``render_async`` and
             ``generate_async`` then render without worker threads).
+        error_template: A template for the error pages junco renders for
+            browsers (404, 403, 429, 500, ...); it gets ``error`` (a
+            :class:`junco.errors.ErrorInfo`) and ``request``.
         **jinja_options: Passed to ``jinja2.Environment`` (``loader``,
             ``autoescape``, ``undefined``, ...), overriding junco's defaults.
 
@@ -107,10 +122,12 @@ class Templates:
         app: Junco | None = None,
         template_dir: TemplateDir | None = None,
         enable_async: bool | None = None,
+        error_template: str | None = None,
         **jinja_options: Any,
     ) -> None:
         _jinja()
         self._setup(template_dir, enable_async, jinja_options)
+        self.error_template: str | None = error_template
         if app is not None:
             self.init_app(app)
 
@@ -133,6 +150,15 @@ class Templates:
             self.context_processors = previous.context_processors + self.context_processors
             self._env = None
         app.extensions["templates"] = self
+        if self.error_template is not None:
+            app.error_page = self.render_error_page
+
+    def render_error_page(self, request: Any, error: Any) -> str:
+        """The HTML of ``error_template`` for ``error`` (junco's error renderer calls it)."""
+        assert self.error_template is not None
+        return self.get_template(self.error_template).render(error=error, request=request)
+
+    error_template: str | None = None
 
     @classmethod
     def of(cls, app: Junco) -> Templates:
@@ -221,7 +247,7 @@ class Templates:
         headers: HeaderInput | Headers = None,
         **kwargs: Any,
     ) -> Response:
-        """Render ``name`` into an HTML response (``text/html; charset=utf-8``)."""
+        """Render ``name`` into an HTML response (``text/html; charset=UTF-8``)."""
         return self.get_template(name).response(
             *args, status_code=status_code, headers=headers, **kwargs
         )
@@ -321,7 +347,7 @@ class Template:
         headers: HeaderInput | Headers = None,
         **kwargs: Any,
     ) -> Response:
-        """Render into a ``text/html; charset=utf-8`` response."""
+        """Render into a ``text/html; charset=UTF-8`` response."""
         return _html(self.render(*args, **kwargs), status_code, headers)
 
     async def response_async(

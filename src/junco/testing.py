@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import json as _json
 import threading
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from urllib.parse import unquote, urlencode
 
 from ._sse import SSEDecoder
 from ._testresponse import TestResponse, _collect
-from ._testws import WebSocketRejected, WebSocketSession
+from ._testws import WebSocketRejected, WebSocketSession, drive_generator
 from .datastructures import Headers
 from .types import ASGIApp, Message
 
@@ -36,9 +36,14 @@ HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
 class TestClient:
     """Drive ``app`` in-process over ASGI.
 
+    As Microdot's client: header values are trimmed, the cookie jar is added
+    to an explicit ``Cookie`` header, and a cookie set with a ``Path`` is only
+    sent under that path.
+
     Args:
         app: Any ASGI application (normally a :class:`~junco.Junco`).
-        cookies: Initial cookies for the jar.
+        cookies: Initial cookies for the jar: ``{name: value}``, or
+            ``{name: (value, path)}`` for a cookie limited to a path.
         scheme: ``"http"`` (default) or ``"https"``.
         host: The ``Host`` header (default ``"localhost"``).
     """
@@ -48,12 +53,17 @@ class TestClient:
     def __init__(
         self,
         app: ASGIApp,
-        cookies: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str | tuple[str, str]] | None = None,
         scheme: str | None = None,
         host: str | None = None,
     ) -> None:
         self.app = app
-        self.cookies: dict[str, str] = dict(cookies or {})
+        self.cookies: dict[str, str] = {}
+        self._cookie_paths: dict[str, str] = {}  # name -> Path, for cookies not on "/"
+        for name, value in (cookies or {}).items():
+            if isinstance(value, tuple):
+                value, self._cookie_paths[name] = value
+            self.cookies[name] = value
         self.scheme = scheme or "http"
         self.host = host or "localhost"
         self._lifespan: asyncio.Task[None] | None = None
@@ -126,13 +136,22 @@ class TestClient:
         return s
 
     def _headers(
-        self, headers: HeadersArg, body: bytes | None, stream: bool, content_type: str | None
+        self,
+        headers: HeadersArg,
+        body: bytes | None,
+        stream: bool,
+        content_type: str | None,
+        path: str = "/",
     ) -> Headers:
-        h = Headers(headers)
+        pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+        # Trimmed, as Microdot does: tests often pass b2a_base64(...) with its "\n".
+        h = Headers([(k, v.strip(" \t\r\n")) for k, v in pairs])
         if "host" not in h:
             h["Host"] = self.host
-        if self.cookies and "cookie" not in h:
-            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        jar = self._cookie_header(path.partition("?")[0])
+        if jar:
+            mine = h.get("cookie")
+            h["Cookie"] = f"{mine}; {jar}" if mine else jar
         if content_type and "content-type" not in h:
             h["Content-Type"] = content_type
         if body is not None and not stream and "content-length" not in h:
@@ -165,7 +184,7 @@ class TestClient:
             scope: Entries overriding the generated ASGI scope.
         """
         data, ctype = _encode_body(body, json, form)
-        h = self._headers(headers, data, stream is not None, ctype)
+        h = self._headers(headers, data, stream is not None, ctype, path)
         s = self._scope(method, path, h, scope)
         response = await _run(self.app, s, data, stream)
         self._store_cookies(response.headers)
@@ -200,21 +219,57 @@ class TestClient:
     ) -> TestResponse:
         return await self.request("DELETE", path, headers, body, **kw)
 
+    async def query(
+        self, path: str, headers: HeadersArg = None, body: Any = None, **kw: Any
+    ) -> TestResponse:
+        return await self.request("QUERY", path, headers, body, **kw)
+
+    @overload
     def websocket(
         self,
         path: str,
+        client: None = None,
         headers: HeadersArg = None,
         subprotocols: Iterable[str] | None = None,
         scope: Mapping[str, Any] | None = None,
         timeout: float = 10.0,
-    ) -> WebSocketSession:
+    ) -> WebSocketSession: ...
+    @overload
+    def websocket(
+        self,
+        path: str,
+        client: Callable[[], Any],
+        headers: HeadersArg = None,
+        subprotocols: Iterable[str] | None = None,
+        scope: Mapping[str, Any] | None = None,
+        timeout: float = 10.0,
+    ) -> Coroutine[Any, Any, TestResponse]: ...
+
+    def websocket(
+        self,
+        path: str,
+        client: Callable[[], Any] | None = None,
+        headers: HeadersArg = None,
+        subprotocols: Iterable[str] | None = None,
+        scope: Mapping[str, Any] | None = None,
+        timeout: float = 10.0,
+    ) -> WebSocketSession | Coroutine[Any, Any, TestResponse]:
         """Open a WebSocket session: ``async with client.websocket('/ws') as ws: ...``.
 
         Entering the session performs the handshake and raises
         :class:`WebSocketRejected` if the app refuses it.
 
+        Microdot's form works too: ``await client.websocket('/ws', client)``,
+        where ``client`` is a (sync or async) generator function that yields
+        the messages to send and receives each message the app sends (or
+        ``None`` when the app reads before writing). The connection closes
+        when the generator ends. It returns an empty :class:`TestResponse`
+        (``status_code`` ``None``) when the app accepted, else the app's
+        refusal.
+
         Args:
             path: The path, with an optional query string.
+            client: Microdot's generator function (see above).
             headers: Handshake request headers.
             subprotocols: Subprotocols to offer, preferred first.
             scope: Entries overriding the generated ASGI scope (for instance
@@ -223,7 +278,7 @@ class TestClient:
             timeout: Longest wait, in seconds, for any answer from the app.
         """
         offered = list(subprotocols or ())
-        h = self._headers(headers, None, False, None)
+        h = self._headers(headers, None, False, None, path)
         for name, value in (
             ("Upgrade", "websocket"),
             ("Connection", "Upgrade"),
@@ -243,6 +298,8 @@ class TestClient:
         )
         if scope:
             s.update(scope)
+        if client is not None:
+            return drive_generator(self.app, s, client, timeout)
         return WebSocketSession(self.app, s, timeout)
 
     async def sse(
@@ -258,25 +315,45 @@ class TestClient:
         received, so possibly more than ``max_events`` if several came in one
         chunk).
         """
-        h = self._headers(headers, None, False, None)
+        h = self._headers(headers, None, False, None, path)
         h.setdefault("Accept", "text/event-stream")
         s = self._scope("GET", path, h, scope)
         response = await _run_sse(self.app, s, max_events)
         self._store_cookies(response.headers)
         return response
 
+    def _cookie_header(self, path: str) -> str:
+        paths = self._cookie_paths
+        return "; ".join(
+            f"{k}={v}"
+            for k, v in self.cookies.items()
+            if k not in paths or path.startswith(paths[k])
+        )
+
     def _store_cookies(self, headers: Headers) -> None:
         for header in headers.getlist("set-cookie"):
             first, *attrs = header.split(";")
             name, _, value = first.strip().partition("=")
-            expired = any(
-                a.strip().lower() in ("max-age=0",) or a.strip().lower().startswith("max-age=-")
-                for a in attrs
-            )
-            if expired or (not value and any("expires=" in a.lower() for a in attrs)):
-                self.cookies.pop(name, None)
+            path, expired = "/", False
+            for attr in attrs:
+                key, _, arg = attr.strip().partition("=")
+                key = key.lower()
+                if key == "path":
+                    path = arg or "/"
+                elif key == "max-age":
+                    expired = expired or not arg.isdigit() or int(arg) <= 0
+                elif key == "expires":
+                    expired = expired or "1970" in arg or not value
+            if expired:
+                if self._cookie_paths.get(name, "/") == path:
+                    self.cookies.pop(name, None)
+                    self._cookie_paths.pop(name, None)
             else:
                 self.cookies[name] = value
+                if path == "/":
+                    self._cookie_paths.pop(name, None)
+                else:
+                    self._cookie_paths[name] = path
 
     @property
     def sync(self) -> SyncTestClient:
@@ -328,7 +405,7 @@ async def _run(
         await app(scope, receive, send)
     finally:
         done.set()
-    return _collect(messages)
+    return _collect(messages, scope.get("method") == "HEAD")
 
 
 class _Chunks:

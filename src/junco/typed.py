@@ -91,16 +91,15 @@ class ValidationError(HTTPException):
         errors: One ``{"loc": [...], "msg": "..."}`` per problem found.
     """
 
-    code = "validation_failed"
-
     def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(422, "the request is not valid: " + _summary(errors))
+        # junco's error renderer puts extra's members into the JSON error object.
+        super().__init__(
+            422,
+            "the request is not valid: " + _summary(errors),
+            code="validation_failed",
+            extra={"errors": errors},
+        )
         self.errors = errors
-
-    @property
-    def extra(self) -> dict[str, Any]:
-        """Fields an error renderer adds to the JSON error object."""
-        return {"errors": self.errors}
 
 
 def _summary(errors: list[dict[str, Any]]) -> str:
@@ -110,16 +109,17 @@ def _summary(errors: list[dict[str, Any]]) -> str:
 
 
 def validation_error_response(request: Any, exc: ValidationError) -> Response:
-    """The 422 JSON response for ``exc`` (installed as the app's handler for it)."""
-    body = {
-        "error": {
-            "status": 422,
-            "code": exc.code,
-            "message": exc.reason,
-            "errors": exc.errors,
-        }
-    }
-    return Response(body, 422)
+    """The 422 for ``exc`` (installed as the app's handler for it).
+
+    JSON (``{"error": {"status", "code", "message", "errors"}}``) for every
+    client but a browser, which gets junco's error page listing the errors
+    (see :mod:`junco.errors`).
+    """
+    from .errors import negotiate, render_error
+
+    h = request.headers
+    form = "html" if negotiate(h.get("accept"), h.get("content-type")) == "html" else "json"
+    return render_error(request, exc, form=form)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

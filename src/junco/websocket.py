@@ -34,14 +34,16 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, overload
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from . import _draining, _hooks
 from ._dispatch import _after, error_response, scan_headers
+from ._foreign import call_foreign, replay
 from .coerce import make_response
 from .datastructures import HeaderInput, Headers
-from .exceptions import HTTPException
+from .exceptions import ConfigurationError, HTTPException
+from .origins import normalize_origin, own_origin, request_origin
+from .paths import check_path
 from .request import Request, _current
 
 if TYPE_CHECKING:
@@ -58,7 +60,7 @@ _CONNECTING, _OPEN, _CLOSED = 0, 1, 2
 _REFUSED = 1008  # policy violation; servers answer a pre-accept close with 403 anyway
 _GOING_AWAY = 1001
 
-Handler = Callable[..., Awaitable[Any]]
+Handler = Callable[..., Any]  # async, or sync (run in a thread)
 
 
 class WebSocketError(Exception):
@@ -100,6 +102,11 @@ class WebSocket:
         max_message_size: Largest incoming message in bytes; bigger → close 1009.
         close_code: How the connection ended, once it has.
     """
+
+    #: Microdot's class-wide limit: ``-1`` (the default) means the app's
+    #: ``max_body_length``. ``with_websocket(max_message_size=...)`` and
+    #: ``app.extensions['websocket_max_message_size']`` win over it.
+    max_message_length: ClassVar[int] = -1
 
     def __init__(self, request: Request, channel: _Channel, max_message_size: int) -> None:
         self.request = request
@@ -339,7 +346,9 @@ def with_websocket(
     Use it bare (``@with_websocket``) or with options, under ``@app.route``.
 
     Args:
-        f: The handler, an ``async`` function.
+        f: The handler. An ``async`` function, or a plain one, which runs in
+            a worker thread (as sync HTTP handlers do) and gets a
+            :class:`BlockingWebSocket` whose methods block.
         accept: Accept the handshake before calling the handler. With
             ``False`` the handler must call ``await ws.accept(...)`` itself, or
             refuse: ``await ws.close()``, ``abort(status)`` or return a response.
@@ -354,9 +363,9 @@ def with_websocket(
             with another ``Origin`` header is refused with 403.
     """
     if max_message_size is not None and max_message_size < 1:
-        raise ValueError("max_message_size must be positive")
+        raise ConfigurationError("max_message_size must be positive")
     if isinstance(subprotocols, str) or isinstance(allowed_origins, str):
-        raise TypeError("subprotocols and allowed_origins are lists of strings")
+        raise ConfigurationError("subprotocols and allowed_origins are lists of strings")
     options = _Options(
         accept,
         max_message_size,
@@ -365,8 +374,9 @@ def with_websocket(
     )
 
     def decorate(fn: Handler) -> Handler:
+        _hooks.check_not_routed(fn, "@with_websocket")
         if not _hooks.is_async_callable(fn):
-            raise TypeError("a WebSocket handler must be an async function")
+            fn = _in_thread(fn)
 
         @functools.wraps(fn)
         async def websocket_handler(request: Request, **url_args: Any) -> Any:
@@ -435,36 +445,76 @@ def _max_size(request: Request, size: int | None) -> int:
     for app in (request.route.app if request.route else None, request.app):
         if app is not None and "websocket_max_message_size" in app.extensions:
             return int(app.extensions["websocket_max_message_size"])
-    return DEFAULT_MAX_MESSAGE_SIZE
+    if WebSocket.max_message_length != -1:
+        return WebSocket.max_message_length
+    return int(getattr(request.app, "max_body_length", DEFAULT_MAX_MESSAGE_SIZE))
+
+
+class BlockingWebSocket:
+    """The :class:`WebSocket` of a sync handler: the same methods, blocking.
+
+    The handler runs in a worker thread; each call runs the coroutine on the
+    event loop and waits for it. Other attributes are the WebSocket's own.
+    """
+
+    def __init__(self, ws: WebSocket, loop: asyncio.AbstractEventLoop) -> None:
+        self.ws = ws
+        self._loop = loop
+
+    def _wait(self, coro: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()  # type: ignore[arg-type]
+
+    def receive(self) -> str | bytes:
+        return self._wait(self.ws.receive())  # type: ignore[no-any-return]
+
+    def send(self, data: str | bytes) -> None:
+        self._wait(self.ws.send(data))
+
+    def accept(self, subprotocol: str | None = None, headers: HeaderInput = None) -> None:
+        self._wait(self.ws.accept(subprotocol, headers))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        self._wait(self.ws.close(code, reason))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ws, name)
+
+
+def _in_thread(fn: Callable[..., Any]) -> Handler:
+    async def run(request: Request, ws: WebSocket, **args: Any) -> Any:
+        blocking = BlockingWebSocket(ws, asyncio.get_running_loop())
+        return await asyncio.to_thread(fn, request, blocking, **args)
+
+    return functools.wraps(fn)(run)
 
 
 def _normalize_origins(origins: Iterable[str]) -> tuple[str, ...]:
-    return tuple(o.strip().rstrip("/").lower() for o in origins)
+    """Canonical origins (``"*"`` kept); a malformed one is a ``ConfigurationError``."""
+    out = []
+    for origin in origins:
+        text = origin.strip() if isinstance(origin, str) else origin
+        try:
+            out.append("*" if text == "*" else normalize_origin(text))
+        except ValueError as exc:
+            raise ConfigurationError(f"allowed_origins: {exc}") from None
+    return tuple(out)
 
 
 def _origin_allowed(request: Request, allowed: tuple[str, ...] | None) -> bool:
-    """Same-origin, listed or no ``Origin`` at all (not a browser)."""
-    origin = request.headers.get("origin")
+    """Same origin (scheme included), listed, or no ``Origin`` at all (not a browser)."""
+    origin = request_origin(request)
     if origin is None:
         return True
+    if not origin:  # sent twice: refused, as CSRF and CORS do
+        return False
     if allowed is None:
         configured = request.app.extensions.get("websocket_allowed_origins")
         if isinstance(configured, str):
             configured = (configured,)
         allowed = None if configured is None else _normalize_origins(configured)
-    normalized = origin.strip().rstrip("/").lower()
-    if allowed is not None and ("*" in allowed or normalized in allowed):
+    if allowed is not None and ("*" in allowed or origin in allowed):
         return True
-    try:
-        parts = urlsplit(normalized)
-        default = {"http": ":80", "https": ":443"}.get(parts.scheme)
-        netloc = parts.netloc
-    except ValueError:
-        return False
-    if default is None or not netloc:
-        return False
-    host = request.headers.get("host", "").lower()
-    return netloc.removesuffix(default) == host.removesuffix(default)
+    return origin == own_origin(request)
 
 
 # -- dispatch ----------------------------------------------------------------------------
@@ -474,11 +524,6 @@ async def handle_websocket(app: Junco, scope: Scope, receive: Receive, send: Sen
     """Serve one WebSocket connection (called by the app for ``websocket`` scopes)."""
     request = Request(app, scope, receive)
     match = app.router.match("WEBSOCKET", request.path)
-    if match.foreign is not None:
-        from .app import _call_foreign
-
-        await _call_foreign(match.foreign[0], match.foreign[1], scope, receive, send)
-        return
     message = await receive()
     if message["type"] != "websocket.connect":
         return
@@ -486,13 +531,18 @@ async def handle_websocket(app: Junco, scope: Scope, receive: Receive, send: Sen
     token = _current.set(request)
     channel_token = _channel.set(channel)
     try:
+        # A foreign app passes the same guard (route None: hooks only) first.
         response = await _respond(app, request, match, channel)
-        if not channel.answered:
+        passed = match.foreign is not None and response is None and not channel.answered
+        if not passed and not channel.answered:
             await _refuse(request, response, channel)
     finally:
         request.finished = True  # current_request() refuses it from now on
         _channel.reset(channel_token)
         _current.reset(token)
+    if passed:
+        mount, prefix = match.foreign  # type: ignore[misc]
+        await call_foreign(mount, prefix, scope, replay(message, receive), send)
 
 
 async def _respond(
@@ -502,8 +552,7 @@ async def _respond(
     plan = app.root_plan()
     try:
         scan_headers(app, request.asgi_scope)
-        if any(c in request.path for c in "\x00\r\n"):
-            raise HTTPException(400, "invalid character in path")
+        check_path(request.path, request.asgi_scope.get("raw_path"))
         route = match.route
         if match.mounts:
             plan = app.plan_for(match.mounts)
@@ -557,6 +606,7 @@ async def _refuse(request: Request, response: Response | None, channel: _Channel
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "BlockingWebSocket",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketError",

@@ -8,10 +8,14 @@ a2wsgi leaves out:
 - the lifespan protocol: startup runs before the first request (not at
   import, so a server that forks after loading the app gets a working loop in
   every worker) and shutdown runs on :meth:`WSGIApp.close` or at exit;
-- an environ check: a malformed ``Content-Length``, a path that is not UTF-8
-  or a chunked body the server cannot delimit gets a clean 4xx instead of an
+- an environ check: a malformed ``Content-Length``, ``Content-Length`` together
+  with ``Transfer-Encoding``, a path that is not UTF-8 or a chunked body the
+  server cannot delimit gets a clean 4xx instead of an
   exception in the adapter; a chunked body the server delimits is read (up to
   the app's ``max_content_length``) and passed on with its length;
+- the target as the client sent it (gunicorn's ``RAW_URI``, uWSGI's and
+  mod_wsgi's ``REQUEST_URI``) becomes ``raw_path``, so an encoded ``/`` is
+  refused as under an ASGI server;
 - cancellation: when the server closes the response early (the client left),
   the app's task is cancelled, so a streaming handler stops and its
   ``finally`` blocks run.
@@ -95,7 +99,7 @@ class WSGIApp:
             body = text.encode()
             start_response(
                 status,
-                [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+                [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))],
             )
             return [body]
         adapter, loop = self._start()
@@ -105,6 +109,10 @@ class WSGIApp:
         environ = scope.get("wsgi_environ")
         if environ is not None:
             environ[_TASK] = asyncio.current_task()
+            # PATH_INFO is decoded: only the target as sent shows "%2f" (see junco.paths).
+            uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+            if isinstance(uri, str) and uri.startswith("/"):
+                scope["raw_path"] = uri.partition("?")[0].encode("latin-1", "replace")
         scope["state"] = dict(self.state)  # a shallow copy per request, as ASGI servers do
         await self.app(scope, receive, send)
 
@@ -252,13 +260,18 @@ def _check_environ(environ: Environ, max_body: int) -> tuple[str, str] | None:
         # Raw bytes a browser would have percent-encoded; the adapter needs ASCII.
         environ["QUERY_STRING"] = "".join(c if c.isascii() else f"%{ord(c):02X}" for c in query)
     length = environ.get("CONTENT_LENGTH") or ""
+    coding = environ.get("HTTP_TRANSFER_ENCODING", "")
     if not length:
         environ.pop("CONTENT_LENGTH", None)  # wsgiref sends "" for no body
+    elif coding:
+        # RFC 9112 6.3: both framings at once is how requests are smuggled
+        # past a proxy that reads the other one. Never guess which was meant.
+        return "400 Bad Request", "Content-Length and Transfer-Encoding together"
     else:
         if not (length.isascii() and length.isdigit()) or len(length) > 18:
             return "400 Bad Request", "invalid Content-Length"
         return None
-    if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+    if "chunked" not in coding.lower():
         return None
     if not environ.get("wsgi.input_terminated"):
         return "411 Length Required", "this server needs a Content-Length"

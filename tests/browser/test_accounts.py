@@ -49,7 +49,7 @@ def test_remember_me_survives_a_new_browser_but_settings_need_a_fresh_login(
     signup(page, showcase, "bob")
     login(page, showcase, "bob", remember=True)
     page.wait_for_url(showcase + "/notes")
-    remember = [c for c in first.cookies() if c["name"] == "remember_token"]
+    remember = [c for c in first.cookies() if c["name"] == "_remember"]
     assert len(remember) == 1
     assert remember[0]["httpOnly"] is True
     assert remember[0]["expires"] > 0  # a persistent cookie, unlike the session's
@@ -93,7 +93,7 @@ def test_session_cookie_flags_over_https(new_context: NewContext, https_showcase
     login(page, https_showcase, "erin", remember=True)
     page.wait_for_url(https_showcase + "/notes")
     cookies = {c["name"]: c for c in context.cookies()}
-    for name in ("session", "remember_token"):
+    for name in ("session", "_remember"):
         flags = (cookies[name]["httpOnly"], cookies[name]["sameSite"], cookies[name]["secure"])
         assert flags == (True, "Lax", True), name
     response = page.goto(https_showcase + "/notes")

@@ -39,7 +39,7 @@ def attacker_app() -> Junco:
             f'<input name="title" value="{TITLE}"><input name="body" value="gotcha"></form>'
             '<script>document.getElementById("f").submit();</script>'
         )
-        return page, {"Content-Type": "text/html; charset=utf-8"}
+        return page, {"Content-Type": "text/html; charset=UTF-8"}
 
     return app
 

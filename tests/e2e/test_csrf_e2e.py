@@ -19,7 +19,7 @@ PARTNER = "https://partner.example"
 
 def build() -> Junco:
     app = Junco()
-    Session(app, secret_key="e2e-secret-key-0123456789abcdef")
+    Session(app, secret_key="e2e-secret-key-0123456789abcdef-012")
     cors = CORS(app, allowed_origins=[PARTNER], allow_credentials=True, max_age=60)
     CSRF(app, cors, tokens=True)
 

@@ -29,7 +29,7 @@ def secured_app() -> Junco:
     @app.get("/")
     async def index(request: Request) -> tuple[str, dict[str, str]]:
         page = f'<script nonce="{csp_nonce()}">1</script>{client_ip(request)} {request.scheme}'
-        return page, {"Content-Type": "text/html; charset=utf-8"}
+        return page, {"Content-Type": "text/html; charset=UTF-8"}
 
     return app
 

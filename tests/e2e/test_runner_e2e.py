@@ -400,3 +400,24 @@ def test_start_server_on_hypercorn_with_tls_files(tmp_path: Path) -> None:
         _serve_then_shutdown("hypercorn", ssl=(cert, key), verify=client, accesslog=None)
     )
     assert result == (200, "hello over https", True)
+
+
+# -- what junco run tells the person running it -------------------------------------------
+
+
+def test_banner_and_the_audit_trail_in_json_lines(tmp_path: Path, http: httpx.Client) -> None:
+    import json
+
+    with junco_run(tmp_path, "--log-format", "json", target="examples.showcase.app:app") as served:
+        wait_for(lambda: "Uvicorn running" in served.output(), "the server's start line")
+        out = served.output()
+        assert f"junco: serving on {served.base}" in out
+        assert "server uvicorn, 1 worker, debug off" in out
+        assert "rate limits kept in memory" in out
+        assert "the secret key is random: sessions will not survive a restart" in out
+        # A state-changing request (refused: no CSRF token) is audited, as JSON.
+        assert http.post(served.base + "/login", headers={"Host": "127.0.0.1"}).status_code == 403
+        wait_for(lambda: '"logger": "junco.audit"' in served.output(), "an audit line")
+    lines = [json.loads(line) for line in served.output().splitlines() if '"junco.audit"' in line]
+    assert lines[0]["audit"]["path"] == "/login"
+    assert lines[0]["audit"]["status"] == 403

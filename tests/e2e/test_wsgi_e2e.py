@@ -7,13 +7,9 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from socketserver import ThreadingMixIn
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
 import pytest
@@ -21,19 +17,11 @@ import pytest
 from junco import Request
 from junco.wsgi import WSGIApp, to_wsgi
 from tests.redis_server import free_port
+from tests.servers import serve_wsgi
 from tests.test_wsgi import make_app
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture
@@ -42,17 +30,10 @@ def wsgiref_url() -> Iterator[str]:
     events: list[str] = []
     app = make_app(events)
     wsgi = to_wsgi(app)
-    server = make_server(
-        "127.0.0.1", 0, wsgi, server_class=_ThreadingServer, handler_class=_QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with serve_wsgi(wsgi) as url:
+            yield url
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
         wsgi.close()
     # Startup runs before the first request that reaches the app, shutdown on close().
     assert events in ([], ["startup", "shutdown"])
@@ -89,22 +70,17 @@ def test_wsgiref_streams(wsgiref_url: str) -> None:
 def test_wsgiref_delivers_each_chunk_as_it_is_produced() -> None:
     app = make_app()
     wsgi = to_wsgi(app)
-    server = make_server(
-        "127.0.0.1", 0, wsgi, server_class=_ThreadingServer, handler_class=_QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        url = f"http://127.0.0.1:{server.server_port}/gate"
-        with httpx.Client(timeout=20) as client, client.stream("GET", url) as r:
+        with (
+            serve_wsgi(wsgi) as base,
+            httpx.Client(timeout=20) as client,
+            client.stream("GET", base + "/gate") as r,
+        ):
             lines = r.iter_lines()
             assert next(lines) == "first"
             app.state["gate"].set()
             assert [line for line in lines if line] == ["second"]
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
         wsgi.close()
 
 

@@ -19,7 +19,7 @@ from junco.testing import TestClient, TestResponse
 
 NONCE = re.compile(r"[A-Za-z0-9_-]{22}")
 SCRIPT = re.compile(r"<script nonce=\"([^\"]*)\">")
-HTML = {"Content-Type": "text/html; charset=utf-8"}
+HTML = {"Content-Type": "text/html; charset=UTF-8"}
 
 
 def fetch(app: Junco, path: str, method: str = "GET", **kw: Any) -> TestResponse:

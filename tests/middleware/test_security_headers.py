@@ -98,7 +98,7 @@ def quiet_junco_logger(caplog: pytest.LogCaptureFixture) -> None:
         ("GET", "/json", {}, 200),
         ("HEAD", "/", {}, 200),
         ("GET", "/stream", {}, 200),
-        ("OPTIONS", "/", {}, 204),
+        ("OPTIONS", "/", {}, 200),
         ("GET", "/nowhere", {}, 404),
         ("DELETE", "/", {}, 405),
         ("POST", "/upload", {"body": b"x" * 100}, 413),

@@ -16,7 +16,16 @@ function item(who, text) {
 }
 
 function startFeed(list) {
+  // EventSource reconnects by itself (the server asks for a 2 s retry); the
+  // status line says when the feed is live, lost, and back.
+  const status = document.getElementById("feed-status");
+  let lost = false;
   const source = new EventSource(list.dataset.url);
+  source.addEventListener("error", () => {
+    lost = true;
+    status.textContent = "Connection lost: reconnecting…";
+    status.dataset.state = "reconnecting";
+  });
   source.addEventListener("note", (event) => {
     const note = JSON.parse(event.data);
     const li = document.createElement("li");
@@ -27,7 +36,11 @@ function startFeed(list) {
     li.append("New note: ", link);
     list.prepend(li);
   });
-  source.addEventListener("ready", () => list.setAttribute("data-ready", "1"));
+  source.addEventListener("ready", () => {
+    list.setAttribute("data-ready", "1");
+    status.textContent = lost ? "Reconnected: live again." : "Live.";
+    status.dataset.state = lost ? "reconnected" : "live";
+  });
 }
 
 function startChat(log) {

@@ -22,57 +22,18 @@ if its hook has not run yet.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import HTTPException
+from ..exceptions import ConfigurationError, HTTPException
+from ..origins import host_from_text, split_host
 from .proxy import apply_proxy_headers
 
 if TYPE_CHECKING:
     from ..request import Request
 
-_MAX_HOST = 300  # a 253-character name, brackets and a port fit
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 _CACHE_SIZE = 256
 REFUSAL = "Invalid Host header"
-
-
-def split_host(raw: bytes) -> tuple[str, int | None] | None:
-    """Split a ``Host`` value into a lower-case host and a port, or None if malformed.
-
-    IPv6 literals keep their brackets, in compressed form (``[::1]``); a
-    trailing dot is dropped from names.
-    """
-    if not raw or len(raw) > _MAX_HOST or not raw.isascii():
-        return None
-    text = raw.decode("ascii").lower()
-    if text[0] == "[":
-        close = text.find("]")
-        literal = text[1:close]
-        if close < 0 or "%" in literal:
-            return None
-        try:
-            host = f"[{ipaddress.IPv6Address(literal).compressed}]"
-        except ValueError:
-            return None
-        rest = text[close + 1 :]
-    else:
-        host, sep, port = text.partition(":")
-        rest = sep + port
-        if host.endswith("."):
-            host = host[:-1]
-        if len(host) > 253 or _NAME.fullmatch(host) is None:
-            return None
-    if not rest:
-        return host, None
-    digits = rest[1:]
-    if rest[0] != ":" or not 0 < len(digits) <= 5 or not digits.isdigit():
-        return None
-    number = int(digits)
-    return (host, number) if number <= 65535 else None
 
 
 class AllowedHosts:
@@ -88,12 +49,12 @@ class AllowedHosts:
 
     def __init__(self, app: Any = None, hosts: Iterable[str] | None = None) -> None:
         if app is not None and not hasattr(app, "add_middleware"):
-            raise TypeError("the first argument is the app; pass hosts= by keyword")
+            raise ConfigurationError("the first argument is the app; pass hosts= by keyword")
         if isinstance(hosts, str):
             hosts = [hosts]
         entries = list(hosts or ())
         if not entries:
-            raise ValueError("AllowedHosts needs at least one host (['*'] allows any)")
+            raise ConfigurationError("AllowedHosts needs at least one host (['*'] allows any)")
         self.hosts = tuple(entries)
         self.any_host = False
         names: set[str] = set()
@@ -128,11 +89,12 @@ class AllowedHosts:
     def before_request(self, request: Request) -> None:
         """Raise ``HTTPException(400)`` unless the request's host is allowed."""
         apply_proxy_headers(request)
-        raw = None
-        for name, value in request.asgi_scope.get("headers", ()):
-            if name == b"host":
-                raw = value
-                break
+        raw = request._raw_host  # seen by the dispatcher's header scan
+        if raw is None:
+            for name, value in request.asgi_scope.get("headers", ()):
+                if name == b"host":
+                    raw = value
+                    break
         if raw is None or (raw not in self._ok and not self.allows(raw)):
             raise HTTPException(400, REFUSAL)
 
@@ -157,20 +119,16 @@ class AllowedHosts:
 def _entry(text: str, original: str) -> tuple[str, int | None]:
     if text.count(":") > 1 and not text.startswith("["):
         text = f"[{text}]"  # a bare IPv6 address
-    try:
-        text = text.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValueError(f"not a host name: {original!r}") from None
-    parsed = split_host(text.encode("ascii"))
+    parsed = host_from_text(text)
     if parsed is None:
-        raise ValueError(f"not a host name: {original!r}")
+        raise ConfigurationError(f"not a host name: {original!r}")
     return parsed
 
 
 def _wildcard(text: str, original: str) -> str:
     host, port = _entry(text, original)
     if port is not None:
-        raise ValueError(f"a wildcard entry cannot have a port: {original!r}")
+        raise ConfigurationError(f"a wildcard entry cannot have a port: {original!r}")
     return host
 
 

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._hooks import is_async_callable
-from ..exceptions import HTTPException
+from ..exceptions import ConfigurationError, HTTPException
 from .proxy import client_ip
 
 if TYPE_CHECKING:
@@ -150,9 +150,9 @@ class Audit:
         max_pending: int = 1000,
     ) -> None:
         if level not in ("metadata", "request"):
-            raise ValueError("level must be 'metadata' or 'request'")
+            raise ConfigurationError("level must be 'metadata' or 'request'")
         if timeout <= 0 or max_pending < 1:
-            raise ValueError("timeout and max_pending must be positive")
+            raise ConfigurationError("timeout and max_pending must be positive")
         self.level = level
         self.sink: Sink = sink or log_sink
         self._sink_async = is_async_callable(self.sink)
@@ -169,7 +169,7 @@ class Audit:
         self._last_warning = -_WARN_EVERY
         if app is not None:
             if not hasattr(app, "add_middleware"):
-                raise TypeError("the first argument is the app; pass settings by keyword")
+                raise ConfigurationError("the first argument is the app; pass settings by keyword")
             app.add_middleware(self)
             app.on_shutdown(self.flush)
 

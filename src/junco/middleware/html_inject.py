@@ -28,6 +28,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import ConfigurationError
 from .csp_nonce import CSPNonce, csp_nonce
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class HTMLInject:
         append_if_missing: bool = False,
     ) -> None:
         if not before or not before.isascii():
-            raise ValueError("before must be a non-empty ASCII marker such as '</body>'")
+            raise ConfigurationError("before must be a non-empty ASCII marker such as '</body>'")
         self.snippet = snippet
         self.before = before
         self.append_if_missing = append_if_missing
@@ -76,7 +77,7 @@ class HTMLInject:
         self._parts.append(snippet[pos:])
         if app is not None:
             if not hasattr(app, "add_middleware"):
-                raise TypeError("the first argument is the snippet, the second the app")
+                raise ConfigurationError("the first argument is the snippet, the second the app")
             app.add_middleware(self)
 
     def after_request(self, request: Request, response: Response) -> None:

@@ -38,10 +38,13 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import ConfigurationError
+
 if TYPE_CHECKING:
     from ..request import Request
 
 _APPLIED = "_junco_proxy_applied"
+_FOUND = "_junco_proxy_found"  # app.__dict__ key: (app version, its ProxyHeaders or None)
 _CLIENT_IP = "client_ip"
 _CACHE_SIZE = 1024
 _SCHEMES = {"http": ("http", "ws"), "https": ("https", "wss"), "ws": ("http", "ws")}
@@ -98,17 +101,17 @@ class ProxyHeaders:
                 try:
                     networks.append(ipaddress.ip_network(entry, strict=False))
                 except ValueError:
-                    raise ValueError(f"not an IP address or network: {entry!r}") from None
+                    raise ConfigurationError(f"not an IP address or network: {entry!r}") from None
         self.networks: tuple[Network, ...] = tuple(networks)
         if headers not in ("x-forwarded", "forwarded"):
-            raise ValueError("headers must be 'x-forwarded' or 'forwarded'")
+            raise ConfigurationError("headers must be 'x-forwarded' or 'forwarded'")
         self.rfc7239 = headers == "forwarded"
         self.forwarded_host = forwarded_host
         self._wanted = _RFC_HEADERS if self.rfc7239 else _X_HEADERS
         self._trusted_cache: dict[str, bool] = {}
         if app is not None:
             if not hasattr(app, "add_middleware"):
-                raise TypeError("the first argument is the app; pass trusted= by keyword")
+                raise ConfigurationError("the first argument is the app; pass trusted= by keyword")
             app.add_middleware(self)
 
     def apply(self, request: Request) -> None:
@@ -299,12 +302,19 @@ def _replace_host(request: Request, host: str) -> None:
     headers.append((b"host", raw))
     scope["headers"] = headers
     request._headers = None
+    request._raw_host = raw
 
 
 def _find(request: Request) -> ProxyHeaders | None:
-    for middleware in request.app.middleware:
-        if isinstance(middleware, ProxyHeaders):
-            return middleware
+    # The app's answer is cached until anything is registered on it.
+    app = request.app
+    gen = app._version
+    cached = app.__dict__.get(_FOUND)
+    if cached is None or cached[0] != gen:
+        found = next((m for m in app.middleware if isinstance(m, ProxyHeaders)), None)
+        cached = app.__dict__[_FOUND] = (gen, found)
+    if cached[1] is not None:
+        return cached[1]
     sub = request.subapp
     if sub is not None:
         for middleware in sub.middleware:

@@ -10,10 +10,12 @@
     async def create(request): ...
 
 The check runs in a before-hook, so it covers every request, routed or not:
-path rules match the *normalised* path (:func:`junco.paths.normalize_path`),
-so ``//login`` and ``/login/`` count against ``/login`` even though the router
-answers them with a 404 and a 308. Route limits are keyed by the route's
-pattern, so ``/users/1`` and ``/users/2`` share the ``/users/<int:id>`` quota.
+path rules match ``request.path``, the one canonical path the router also
+matched (``//login`` or ``/a/../login`` never get this far: the app refuses
+them with 400 before routing, see :mod:`junco.paths`), and a rule on
+``/login`` also counts ``/login/``, which the router redirects. Route limits
+are keyed by the route's pattern, so ``/users/1`` and ``/users/2`` share the
+``/users/<int:id>`` quota.
 A request is checked against all the limits that apply in one store call and
 counted in all of them only if all allow it; a refused request raises
 ``HTTPException(429)`` with ``Retry-After``, which the error chain renders (so
@@ -36,7 +38,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..exceptions import HTTPException
+from ..exceptions import ConfigurationError, HTTPException
 from ..paths import normalize_path
 from ..stores.ratelimit_memory import (
     Check,
@@ -98,13 +100,15 @@ def parse_rates(text: str) -> tuple[Rate, ...]:
         m = _RATE.fullmatch(part.strip())
         unit = _UNITS.get(m.group(3).lower()) if m else None
         if m is None or unit is None:
-            raise ValueError(f"not a rate: {part.strip()!r} (try '5/minute' or '100 per hour')")
+            raise ConfigurationError(
+                f"not a rate: {part.strip()!r} (try '5/minute' or '100 per hour')"
+            )
         limit, times = int(m.group(1)), int(m.group(2) or 1)
         if limit < 1 or times < 1:
-            raise ValueError(f"a rate needs a count and a period of at least 1: {part!r}")
+            raise ConfigurationError(f"a rate needs a count and a period of at least 1: {part!r}")
         rates.append(Rate(limit, times * unit * 1000))
     if not rates:
-        raise ValueError(f"no rate in {text!r}")
+        raise ConfigurationError(f"no rate in {text!r}")
     return tuple(rates)
 
 
@@ -224,7 +228,7 @@ class RateLimit:
         self._suppressed = 0
         if app is not None:
             if not hasattr(app, "add_middleware"):
-                raise TypeError("the first argument is the app; pass settings by keyword")
+                raise ConfigurationError("the first argument is the app; pass settings by keyword")
             self.init_app(app)
 
     def init_app(self, app: Any) -> None:
@@ -264,7 +268,9 @@ class RateLimit:
             try:
                 setattr(f, _MARK, (*getattr(f, _MARK, ()), spec))
             except AttributeError:
-                raise TypeError(f"cannot mark {f!r}; decorate the function itself") from None
+                raise ConfigurationError(
+                    f"cannot mark {f!r}; decorate the function itself"
+                ) from None
             self._routes.clear()
             return f
 
@@ -277,7 +283,7 @@ class RateLimit:
         methods: Iterable[str] | None = None,
         key: KeyFunc | None = None,
     ) -> None:
-        """Limit requests to ``path`` (normalised), whether or not a route matches.
+        """Limit requests to ``path``, whether or not a route matches.
 
         ``'/api/*'`` covers ``/api`` and everything below it with one counter
         per client; any other path matches itself only.
@@ -286,7 +292,7 @@ class RateLimit:
             ValueError: ``rate`` is not a rate, or ``path`` does not start with ``/``.
         """
         if not path.startswith("/"):
-            raise ValueError(f"a rule's path must start with '/': {path!r}")
+            raise ConfigurationError(f"a rule's path must start with '/': {path!r}")
         ms = _methods(methods)
         rates = parse_rates(rate)
         if path.endswith("/*"):
@@ -348,7 +354,9 @@ class RateLimit:
                 if spec.applies(method):
                     found.append((spec, f"r:{route_scope}{_scope_suffix(spec.methods)}"))
         if self._exact or self._prefixes:
-            path = normalize_path(request.path)
+            path = request.path  # canonical, decided once before routing (junco.paths)
+            if len(path) > 1 and path[-1] == "/":
+                path = path[:-1]  # a rule on /login covers its trailing-slash twin
             for spec in self._exact.get(path, ()):
                 if spec.applies(method):
                     found.append((spec, spec.scope))
@@ -412,7 +420,12 @@ class RateLimit:
         else:
             self._suppressed += 1
         if not self.fail_open:
-            raise HTTPException(503, "rate-limit store unavailable", {"Retry-After": "1"})
+            raise HTTPException(
+                503,
+                "rate-limit store unavailable",
+                {"Retry-After": "1"},
+                code="rate_limit_store_unavailable",
+            )
 
 
 def _counter_store(spec: RateLimitStore | str) -> RateLimitStore:

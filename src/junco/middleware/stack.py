@@ -10,7 +10,8 @@ Order matters for the before-hooks (after-hooks run in reverse):
 2. ``AllowedHosts``: refuse foreign Host headers before any work.
 3. ``RequestID``: every later log line and response carries the id.
 4. ``RateLimit``: cheap refusals before sessions are loaded.
-5. ``SecurityHeaders`` and ``CSPNonce``: headers on every response, errors included.
+5. ``CSPNonce`` and ``SecurityHeaders``: headers on every response, errors included
+   (in this order, so the nonce is merged into the finished policy).
 6. ``Session``: needed by CSRF tokens and logins.
 7. ``CORS``, then ``CSRF`` (which trusts the CORS origins).
 """
@@ -131,8 +132,10 @@ def secure_stack(
         limiter = RateLimit(app, store=rate_limit_store)
         for path, rate in rate_limits.items():
             limiter.rule(path, rate, methods=["POST", "PUT", "PATCH", "DELETE"])
-    headers = SecurityHeaders(app, **security_headers)
+    # CSPNonce first: after-hooks run in reverse, so the policy is complete
+    # when the nonce is merged into it (once, with no stand-in policy).
     nonce = CSPNonce(app) if csp_nonce else None
+    headers = SecurityHeaders(app, **security_headers)
     session = Session(
         app,
         secret_key=secret_key,

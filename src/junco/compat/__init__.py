@@ -1,0 +1,4 @@
+"""Compatibility imports for code written for other frameworks.
+
+See :mod:`junco.compat.microdot`.
+"""

@@ -1,0 +1,5 @@
+"""Microdot's ``microdot.cors``."""
+
+from . import CORS
+
+__all__ = ["CORS"]

@@ -1,0 +1,5 @@
+"""Microdot's ``microdot.csrf``."""
+
+from . import CSRF
+
+__all__ = ["CSRF"]

@@ -1,0 +1,5 @@
+"""Microdot's ``microdot.helpers``."""
+
+from . import wraps
+
+__all__ = ["wraps"]

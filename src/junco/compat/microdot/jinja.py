@@ -1,0 +1,5 @@
+"""Microdot's ``microdot.jinja``."""
+
+from . import Template
+
+__all__ = ["Template"]

@@ -1,0 +1,5 @@
+"""Microdot's ``microdot.login``."""
+
+from . import Login
+
+__all__ = ["Login"]

@@ -1,0 +1,5 @@
+"""Microdot's ``microdot.session``."""
+
+from . import Session, with_session
+
+__all__ = ["Session", "with_session"]

@@ -1,0 +1,5 @@
+"""Microdot's ``microdot.test_client``."""
+
+from . import TestClient, TestResponse
+
+__all__ = ["TestClient", "TestResponse"]

@@ -1,0 +1,1 @@
+"""Microdot compatibility: tests written as a ported Microdot test suite would be."""

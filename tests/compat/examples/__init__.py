@@ -1,0 +1,1 @@
+"""Microdot-style example apps, ported by changing their imports only."""
