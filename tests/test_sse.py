@@ -501,18 +501,23 @@ def test_sends_from_several_tasks_are_written_whole() -> None:
         assert [e.data for e in mine] == [f"{name}-{i}\nsecond line" for i in range(25)]
 
 
-def test_a_body_replaced_by_a_middleware_still_streams_and_stops() -> None:
+def wrapped_body_app() -> tuple[Junco, list[str]]:
+    """``/few`` sends 40 events, ``/forever`` never stops; a hook replaces each body."""
     app = Junco()
     log: list[str] = []
+
+    @app.route("/few")
+    @with_sse
+    async def few(request: Request, sse: SSE) -> None:
+        for i in range(40):  # more than the fallback path buffers
+            await sse.send(str(i))
 
     @app.route("/forever")
     @with_sse
     async def forever(request: Request, sse: SSE) -> None:
         try:
-            i = 0
-            while True:
+            for i in range(1_000_000):
                 await sse.send(str(i))
-                i += 1
         finally:
             log.append("finally")
 
@@ -527,32 +532,18 @@ def test_a_body_replaced_by_a_middleware_still_streams_and_stops() -> None:
         response.body_iter = passthrough()
         return response
 
+    return app, log
+
+
+def test_a_body_replaced_by_a_middleware_still_streams_and_stops() -> None:
+    app, log = wrapped_body_app()
     r = run(TestClient(app).sse("/forever", max_events=3))
     assert [e.data for e in r.events][:3] == ["0", "1", "2"]
     assert log == ["finally"]
 
 
 def test_a_body_replaced_by_a_middleware_ends_with_the_handler() -> None:
-    app = Junco()
-
-    @app.route("/few")
-    @with_sse
-    async def few(request: Request, sse: SSE) -> None:
-        for i in range(40):  # more than the fallback path buffers
-            await sse.send(str(i))
-
-    @app.after_request
-    def wrap(request: Request, response: Response) -> Response:
-        inner = response.body_iter
-
-        async def passthrough() -> AsyncIterator[bytes]:
-            async for chunk in inner:
-                yield chunk
-
-        response.body_iter = passthrough()
-        return response
-
-    r = TestClient(app).sync.sse("/few")
+    r = TestClient(wrapped_body_app()[0]).sync.sse("/few")
     assert [e.data for e in r.events] == [str(i) for i in range(40)]
 
 
