@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("junco")
 PLAIN = "text/plain; charset=UTF-8"  # as Microdot spells it
 JSON = "application/json"
-HTML = "text/html; charset=utf-8"
+HTML = "text/html; charset=UTF-8"  # spelled like every other junco response
 #: What an app may set as ``app.error_page``: the HTML of the page for an error.
 ErrorPage = Callable[["Request", "ErrorInfo"], str]
 
