@@ -28,6 +28,7 @@ from junco.sessions import (
     SessionTooLarge,
     _make_signer,
     get_session,
+    random_secret_key,
     with_session,
 )
 from junco.stores.memory import MemoryStore
@@ -457,6 +458,50 @@ def test_key_rotation_first_key_signs_all_keys_verify() -> None:
 def test_weak_or_missing_keys_are_refused(secret_key: Any) -> None:
     with pytest.raises(ConfigurationError):
         Session(Junco(), secret_key)
+
+
+def test_a_debug_app_without_a_key_gets_a_random_one(caplog: pytest.LogCaptureFixture) -> None:
+    from junco._startup import RANDOM_KEY_STATE
+
+    with pytest.raises(ConfigurationError, match="secret_key"):
+        Session(Junco())  # not in debug mode: a key is required
+    app = Junco(debug=True)
+    with caplog.at_level("WARNING", logger="junco"):
+        ext = Session(app)
+    assert "using a random one (debug mode)" in caplog.text
+    assert app.state[RANDOM_KEY_STATE] is True
+    assert isinstance(ext.secret_key, str)
+    assert len(ext.secret_key.encode()) >= 32
+    other = Junco(debug=True)
+    assert Session(other).secret_key != ext.secret_key  # drawn per app, at random
+
+    @app.get("/set")
+    async def set_(request: Request) -> str:
+        request.session["n"] = 1
+        return "set"
+
+    @app.get("/get")
+    async def get(request: Request) -> Any:
+        return {"n": request.session.get("n")}
+
+    async def main() -> Any:
+        client = TestClient(app)
+        await client.get("/set")
+        return (await client.get("/get")).json
+
+    assert asyncio.run(main()) == {"n": 1}  # the random key signs and verifies
+
+
+def test_random_secret_key_marks_the_app() -> None:
+    from junco._startup import RANDOM_KEY_STATE
+
+    app = Junco()
+    key = random_secret_key(app)
+    assert len(key) >= 43
+    assert app.state[RANDOM_KEY_STATE] is True
+    Session(app, key)  # strong enough for the key rule
+    assert RANDOM_KEY_STATE not in Junco().state
+    assert random_secret_key() != random_secret_key()
 
 
 def test_sessions_need_no_itsdangerous(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from .sessions import RANDOM_KEY_STATE as RANDOM_KEY_STATE  # owned by the sessions
+
 DEFAULT_PORT = 5000
 ENV_PORT = "PORT"
-#: ``app.state`` key an app sets when it drew its secret key at random.
-RANDOM_KEY_STATE = "junco.random_secret_key"
 _loading: list[str] = []  # modules load_app is importing right now
 
 

@@ -71,6 +71,10 @@ class Slot(Generic[T]):
         """Whether a value was stored on ``request``."""
         return self.name in request.__dict__
 
+    def pop(self, request: Request) -> T | None:
+        """Remove the value from ``request`` and return it (``None`` if unset)."""
+        return request.__dict__.pop(self.name, None)  # type: ignore[no-any-return]
+
     def __repr__(self) -> str:
         return f"Slot({self.name!r})"
 

@@ -643,7 +643,9 @@ async def stream_body(
         with _draining.on_stop(stopped.set) if farewell is not None else nullcontext():
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if not pumper.done() and inside[0] and disconnected.is_set():
-            await asyncio.wait({pumper}, timeout=Response.close_grace)
+            # (a body that runs a handler rather than yielding asks for no grace)
+            grace = getattr(body, "close_grace", Response.close_grace)
+            await asyncio.wait({pumper}, timeout=grace)
         if not pumper.done():
             pumper.cancel()
         try:

@@ -72,6 +72,8 @@ logger = logging.getLogger("junco")
 P = ParamSpec("P")
 R = TypeVar("R")
 
+#: ``app.state`` key an app sets when it drew its secret key at random.
+RANDOM_KEY_STATE = "junco.random_secret_key"
 #: Where a request's session lives; also readable as ``request.session``.
 SESSION: Slot[SessionData] = Slot("session")
 #: The session key holding the logged-in user's id (``Login`` writes it, ``Audit`` reads it).
@@ -224,7 +226,10 @@ class Session:
     Args:
         app: The app; or call :meth:`init_app` later.
         secret_key: A key of at least 32 bytes, or a list of keys: the first
-            signs, all verify (to rotate, put the new key first).
+            signs, all verify (to rotate, put the new key first). Without
+            one, an app made with ``debug=True`` gets a random key (see
+            :func:`random_secret_key`: sessions end with the process, and
+            ``junco run`` says so); any other app raises.
         store: ``None`` keeps the data in a signed cookie. Server side, with
             only a signed id in the cookie: ``"memory"`` (this process), a
             Redis URL (``redis://``, ``rediss://``, ``unix://``; every
@@ -304,8 +309,15 @@ class Session:
         """Install the session hooks on ``app`` (needs the secret key by now).
 
         Raises:
-            ConfigurationError: no secret key, or one that is too short.
+            ConfigurationError: no secret key (and the app is not in debug
+                mode), or one that is too short.
         """
+        if self.secret_key is None and getattr(app, "debug", False) is True:
+            self.secret_key = random_secret_key(app)
+            logger.warning(
+                "Session has no secret_key: using a random one (debug mode), so sessions "
+                "end when the process does; pass secret_key=os.environ['SECRET_KEY']"
+            )
         self._signer = _make_signer(self.secret_key, self.store is not None)
         hooks = _CookieHooks(self) if self.store is None else _StoreHooks(self)
         app.extensions["session"] = self
@@ -728,6 +740,22 @@ def _make_signer(secret_key: Any, ids_only: bool) -> Signer:
     return Signer(_keys(secret_key), _ID_SALT if ids_only else _COOKIE_SALT)
 
 
+def random_secret_key(app: Any = None) -> str:
+    """A fresh random secret key (32 bytes), remembered on ``app`` as random.
+
+    For development: a key drawn at each start means every session and
+    signed token dies with the process. ``junco run`` warns about it in its
+    banner ("the secret key is random") when ``app`` is given. ``Session``
+    uses this by itself when an app in debug mode gives no key.
+
+    Args:
+        app: The app the key is for (its ``state`` records that the key is random).
+    """
+    if app is not None:
+        app.state[RANDOM_KEY_STATE] = True
+    return secrets.token_urlsafe(32)
+
+
 def _keys(secret_key: Any) -> list[bytes]:
     if secret_key is None or (isinstance(secret_key, (str, bytes)) and not secret_key):
         raise ConfigurationError("Session needs a secret_key (secrets.token_urlsafe(32))")
@@ -760,5 +788,6 @@ __all__ = [
     "SessionStoreError",
     "SessionTooLarge",
     "get_session",
+    "random_secret_key",
     "with_session",
 ]

@@ -55,7 +55,7 @@ class Stack:
 def secure_stack(
     app: Any,
     *,
-    secret_key: str | bytes | list[str | bytes],
+    secret_key: str | bytes | list[str | bytes] | None = None,
     allowed_hosts: Iterable[str] | None = None,
     cors_origins: Iterable[str] | None = None,
     cors_credentials: bool = False,
@@ -76,6 +76,8 @@ def secure_stack(
     Args:
         app: The application.
         secret_key: Signs sessions (and CSRF tokens); a list rotates keys.
+            Required unless the app has ``debug=True`` (then a random key;
+            see :class:`~junco.sessions.Session`).
         allowed_hosts: Host names the app answers to (see ``AllowedHosts``).
         cors_origins: Origins allowed to make cross-origin requests.
         cors_credentials: Let those origins send cookies.
