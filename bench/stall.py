@@ -168,7 +168,8 @@ def probe_report(
         f"gc2 {row.get('gc2_n', 0)}x max {row.get('gc2_max_ms', 0):5.1f} ms "
         f"(cpu {row.get('gc2_cpu_max_ms', 0):5.1f}), gc total {gc_total:6.1f} ms, "
         f"cpu {row.get('cpu_s', 0):4.1f} s, ivcsw {row.get('nivcsw', 0)}, "
-        f"conns {row.get('connections', 0)}, objects {row.get('objects', 0)}"
+        f"conns {row.get('connections', 0)}, objects {row.get('objects', 0)} "
+        f"({row.get('objects_after_collect', 0)} after a collection)"
         f" | wrk cpu {wrk_cpu:4.1f} s ivcsw {wrk_ivcsw}"
         f" | CPUs busy {' '.join(f'{b:3.0f}%' for b in busy)}"
     )

@@ -58,6 +58,7 @@ class _Stats:
             "cpu_s": ru.ru_utime + ru.ru_stime - self.ru.ru_utime - self.ru.ru_stime,
             "nivcsw": ru.ru_nivcsw - self.ru.ru_nivcsw,
             "objects": len(gc.get_objects()),
+            "objects_after_collect": (gc.collect(), len(gc.get_objects()))[1],
         }
         for gen, pauses in self.gc.items():
             row[f"gc{gen}_n"] = len(pauses)
