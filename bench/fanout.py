@@ -12,8 +12,12 @@ has every message. Reported per framework:
 - median and p99 delivery latency (receive time minus publish time),
 - idle CPU: server CPU over a few quiet seconds with N clients connected.
 
-    python bench/fanout.py                               # 5000 SSE clients, 20 messages
-    python bench/fanout.py --clients 1000 --kind ws --frameworks junco,starlette
+    python bench/fanout.py                      # 5000 SSE clients, 20 messages, all three apps
+    python bench/fanout.py --kind ws            # WebSockets: junco and Starlette
+    python bench/fanout.py --clients 1000 --frameworks junco,starlette
+
+Each client starts reading as soon as it is connected (WebSocket clients answer the
+server's pings, as browsers do), so a slow set-up does not time connections out.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ HOST = "127.0.0.1"
 APPS = {
     "junco": "fanout_apps.junco_fanout:app",
     "starlette": "fanout_apps.starlette_fanout:app",
+    "sse-starlette": "fanout_apps.sse_starlette_fanout:app",
+    "bare": "fanout_apps.bare_fanout:app",
 }
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -66,6 +72,7 @@ class Client:
     writer: asyncio.StreamWriter
     latencies: list[float] = field(default_factory=list)
     received: int = 0
+    task: asyncio.Future[None] | None = None
 
 
 async def open_sse(port: int) -> Client:
@@ -120,10 +127,17 @@ async def read_ws(client: Client, expected: int) -> None:
         elif length == 127:
             length = int.from_bytes(await client.reader.readexactly(8), "big")
         payload = await client.reader.readexactly(length)
-        if header[0] & 0x0F == 1:
+        opcode = header[0] & 0x0F
+        if opcode == 1:
             sent = float(payload)
             client.latencies.append(time.time() - sent)
             client.received += 1
+        elif opcode == 9:  # ping: answer with a (masked, as from a client) pong
+            mask = os.urandom(4)
+            masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            client.writer.write(bytes([0x8A, 0x80 | len(payload)]) + mask + masked)
+        elif opcode == 8:
+            return
 
 
 async def publish(port: int, body: str) -> None:
@@ -176,17 +190,20 @@ async def measure(name: str, args: argparse.Namespace) -> dict[str, float]:
         await asyncio.sleep(0.5)
         rss_before = rss_kib(server.pid)
         opener = open_sse if args.kind == "sse" else open_ws
+        reader = read_sse if args.kind == "sse" else read_ws
         clients: list[Client] = []
         for start in range(0, args.clients, 250):
             batch = min(250, args.clients - start)
-            clients += await asyncio.gather(*(opener(port) for _ in range(batch)))
+            opened = await asyncio.gather(*(opener(port) for _ in range(batch)))
+            for c in opened:
+                c.task = asyncio.ensure_future(reader(c, args.messages))
+            clients += opened
         await asyncio.sleep(1)
         rss_after = rss_kib(server.pid)
         idle_start = cpu_seconds(server.pid)
         await asyncio.sleep(args.idle)
         idle_cpu = cpu_seconds(server.pid) - idle_start
-        reader = read_sse if args.kind == "sse" else read_ws
-        readers = [asyncio.ensure_future(reader(c, args.messages)) for c in clients]
+        readers = [c.task for c in clients if c.task is not None]
         cpu_start = cpu_seconds(server.pid)
         for _ in range(args.messages):
             await publish(port, repr(time.time()))
@@ -235,11 +252,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=5000)
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--kind", choices=["sse", "ws"], default="sse")
-    parser.add_argument("--frameworks", default="junco,starlette")
+    parser.add_argument("--frameworks", help="default: junco,starlette,sse-starlette for SSE")
     parser.add_argument("--gap", type=float, default=0.2, help="seconds between messages")
     parser.add_argument("--idle", type=float, default=3.0, help="seconds of idle CPU measure")
     args = parser.parse_args()
-    args.frameworks = args.frameworks.split(",")
+    default = "junco,starlette,sse-starlette" if args.kind == "sse" else "junco,starlette"
+    args.frameworks = (args.frameworks or default).split(",")
     asyncio.run(main_async(args))
 
 

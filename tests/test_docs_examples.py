@@ -511,7 +511,7 @@ def test_errors_are_negotiated_and_restyled() -> None:
             },
         )
         page = client.get("/orders/101", headers={"Accept": "text/html"})
-        assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert page.headers["Content-Type"] == "text/html; charset=UTF-8"
         assert page.text.startswith("<h1>409: that order is closed</h1>")
         plain = client.get("/orders/101")
         assert (plain.status_code, plain.text) == (409, "that order is closed")

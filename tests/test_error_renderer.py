@@ -129,7 +129,7 @@ def test_every_status_for_every_kind_of_client(status: int, kind: str) -> None:
     form = FORM_OF[kind]
     ctype = r.headers["content-type"]
     if form == "html":
-        assert ctype == "text/html; charset=utf-8"
+        assert ctype == "text/html; charset=UTF-8"
         assert f'<p class="status">{status}</p>' in r.text
         assert r.headers["content-security-policy"] == PAGE_CSP
         assert "Accept" in r.headers["vary"]

@@ -512,6 +512,39 @@ def test_file_removed_after_the_handler(data_file: Path) -> None:
     assert "etag" not in r.headers
 
 
+def test_file_errors_go_through_the_error_renderer(data_file: Path) -> None:
+    app = file_app(data_file, max_age=60, compressed=True)
+    spec = {"Range": f"bytes={len(DATA)}-"}
+    r = get(app, {**spec, "Accept": "application/json"})
+    assert r.status_code == 416
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json == {
+        "error": {
+            "status": 416,
+            "code": "range_not_satisfiable",
+            "message": "Requested range not satisfiable",
+        }
+    }
+    assert r.headers["content-range"] == f"bytes */{len(DATA)}"
+    assert r.headers["content-length"] == str(len(r.body or b""))
+    assert r.headers["vary"] == "Accept-Encoding, Accept"  # the file's, and the error's
+    assert "content-encoding" not in r.headers  # the error is not gzip
+    r = get(app, spec)
+    assert r.headers["content-type"] == "text/plain; charset=UTF-8"  # no Accept: text
+    assert r.body == b"Requested range not satisfiable"
+
+    @app.after_request
+    def remove(request: Request, response: Response) -> None:
+        if data_file.exists():
+            data_file.unlink()
+
+    r = get(app, {"Accept": "text/html,*/*;q=0.8"})
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert "Not Found" in (r.body or b"").decode()
+
+
 def test_directory_swapped_in_after_the_handler(data_file: Path) -> None:
     app = file_app(data_file)
 

@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from junco import Junco, Request
+from junco._sse import SSEDecoder
 from junco.pubsub import (
     Broadcast,
     BroadcastUnavailable,
@@ -27,6 +28,7 @@ from junco.pubsub import (
 )
 from junco.sse import SSE, sse_response
 from junco.testing import TestClient, WebSocketRejected
+from junco.types import Message
 from junco.websocket import WebSocket, WebSocketDisconnect, with_websocket
 from tests.redis_server import RedisServer
 
@@ -277,6 +279,42 @@ def test_slow_subscriber_is_dropped_and_memory_stays_bounded(url: str) -> None:
     run(main())
 
 
+def test_text_is_decoded_once_and_malformed_text_skipped_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        broadcast = Broadcast()
+        async with broadcast, broadcast.subscribe("c") as one, broadcast.subscribe("c") as two:
+            # invalid UTF-8 behind the text tag: skipped for everyone, warned once
+            await broadcast.backend.publish("c", b"\x00s\xff\xfe")
+            await broadcast.publish("c", "shared " * 3)
+            first, second = await next_message(one), await next_message(two)
+            assert first == "shared " * 3
+            assert first is second  # immutable: one decoded object for all
+            await broadcast.publish("c", [1])
+            mine, theirs = await next_message(one), await next_message(two)
+            assert mine == theirs == [1]
+            assert mine is not theirs  # mutable: a copy each
+
+    with caplog.at_level("WARNING", logger="junco"):
+        run(main())
+    assert sum("malformed" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_two_tasks_waiting_on_one_subscription() -> None:
+    async def main() -> None:
+        async with Broadcast() as broadcast, broadcast.subscribe("c") as sub:
+            first = asyncio.ensure_future(sub.get())
+            second = asyncio.ensure_future(sub.get())
+            await asyncio.sleep(0)
+            first.cancel()  # cancelling one waiter leaves the other waiting
+            await broadcast.publish("c", "m")
+            assert await asyncio.wait_for(second, 5) == "m"
+            assert first.cancelled()
+
+    run(main())
+
+
 def test_disconnect_ends_iteration(url: str) -> None:
     async def main() -> None:
         broadcast = Broadcast(url)
@@ -462,6 +500,58 @@ def test_websocket_chat_closes_a_member_too_slow_to_keep_up() -> None:
             assert received == []
 
     run(main())
+
+
+def test_sse_subscriber_too_slow_is_dropped_and_its_stream_ends() -> None:
+    broadcast = Broadcast(max_queue=2)
+    app = Junco()
+    broadcast.init_app(app)
+    ended: list[str] = []
+
+    @app.get("/feed")
+    async def feed(request: Request) -> Any:
+        async def stream(request: Request, sse: SSE) -> None:
+            try:
+                async with broadcast.subscribe("feed") as messages:
+                    async for message in messages:
+                        await sse.send(message)
+            except SubscriberDropped:
+                ended.append("dropped")  # the stream ends: EventSource reconnects
+
+        return sse_response(request, stream)
+
+    async def main() -> list[bytes]:
+        gate = asyncio.Event()
+        chunks: list[bytes] = []
+
+        async def receive() -> Message:
+            if not chunks:
+                chunks.append(b"")
+                return {"type": "http.request", "body": b""}
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                await gate.wait()  # a client that does not read: the server's send waits
+                chunks.append(message["body"])
+
+        async with TestClient(app):
+            scope = {"type": "http", "method": "GET", "path": "/feed", "headers": [(b"host", b"x")]}
+            task = asyncio.ensure_future(app(scope, receive, send))
+            await until(lambda: broadcast.subscriber_count("feed") == 1)
+            for i in range(10):
+                await broadcast.publish("feed", f"m{i}")
+                await asyncio.sleep(0)
+            await until(lambda: broadcast.dropped == 1)
+            gate.set()
+            await asyncio.wait_for(task, 10)
+        return chunks
+
+    chunks = run(main())
+    assert ended == ["dropped"]
+    assert broadcast.subscriber_count("feed") == 0
+    assert len(SSEDecoder().feed(b"".join(chunks))) <= 3  # at most the first and two queued
 
 
 # -- Redis only ----------------------------------------------------------------------------

@@ -713,3 +713,90 @@ def test_disconnect_while_sync_generator_is_producing(caplog: pytest.LogCaptureF
     assert [m.get("body") for m in sent[1:]] == [b"first"]
     assert closed.is_set()
     assert "closing a response body failed" not in caplog.text
+
+
+# -- headers junco's own middleware add already encoded --------------------------------
+
+
+def test_a_content_type_alone_is_sent_once_and_checked() -> None:
+    r = serve(lambda: ("<p>hi</p>", {"Content-Type": "text/html; charset=utf-8"}))
+    assert r.headers.getlist("content-type") == ["text/html; charset=utf-8"]
+    response = Response("x", headers={"content-type": "text/html"})
+    assert response.headers["Content-Type"] == "text/html"
+    with pytest.raises(ValueError, match="control character"):
+        Response("x", headers={"Content-Type": "text/html\r\nX-Evil: 1"})
+
+
+def test_encoded_pairs_are_seen_and_overridden_by_later_hooks() -> None:
+    from junco.middleware import RequestID, SecurityHeaders
+
+    app = Junco()
+    seen: dict[str, Any] = {}
+
+    @app.after_request  # registered first: runs last
+    def last(request: Request, response: Response) -> None:
+        seen["frame"] = response.headers.get("X-Frame-Options")
+        seen["id"] = response.headers.get("X-Request-ID")
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+
+    SecurityHeaders(app)
+    RequestID(app)
+
+    @app.get("/")
+    async def index(request: Request) -> str:
+        return "ok"
+
+    r = call(app, "GET")
+    assert seen["frame"] == "DENY"
+    assert seen["id"] == r.headers["X-Request-ID"]
+    assert r.headers.getlist("x-frame-options") == ["SAMEORIGIN"]
+    assert r.headers.getlist("x-request-id") == [seen["id"]]
+
+
+def test_each_header_of_the_full_stack_is_sent_once() -> None:
+    from junco.middleware import RequestID, csp_nonce, secure_stack
+
+    app = Junco()
+    origin = "https://app.example.com"
+    secure_stack(
+        app,
+        secret_key="k" * 48,
+        allowed_hosts=["127.0.0.1"],
+        cors_origins=[origin],
+        cors_credentials=True,
+    )
+    RequestID(app)  # a second one replaces the id rather than adding a header
+
+    @app.get("/")
+    async def index(request: Request) -> Any:
+        request.session["n"] = 1
+        return f"<script nonce='{csp_nonce(request)}'></script>", {"Content-Type": "text/html"}
+
+    r = asyncio.run(
+        TestClient(app).request("GET", "/", headers={"Host": "127.0.0.1", "Origin": origin})
+    )
+    assert r.status_code == 200
+    names = [k.decode().lower() for k, _ in r.messages[0]["headers"]]
+    repeated = {n for n in names if names.count(n) > 1}
+    assert repeated == set(), repeated
+    assert set(r.headers["Vary"].replace(" ", "").split(",")) == {"Origin", "Cookie"}
+    nonce = r.text.split("nonce='")[1].split("'")[0]
+    assert f"'nonce-{nonce}'" in r.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+    assert r.headers["Access-Control-Allow-Origin"] == origin
+
+
+def test_the_shared_already_handled_response_keeps_no_encoded_pairs() -> None:
+    from junco.middleware import RequestID, SecurityHeaders
+
+    app = Junco()
+    SecurityHeaders(app)
+    RequestID(app)
+
+    @app.get("/")
+    async def index(request: Request) -> Response:
+        return Response.already_handled
+
+    for _ in range(3):
+        call(app, "GET")
+    assert Response.already_handled._extra is None

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 import secrets
 import sys
+import zlib
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,7 +26,9 @@ from junco.sessions import (
     SessionData,
     SessionStore,
     SessionTooLarge,
+    _make_signer,
     get_session,
+    random_secret_key,
     with_session,
 )
 from junco.stores.memory import MemoryStore
@@ -330,13 +334,13 @@ def test_values_must_be_json() -> None:
 
 def signed_cookie(ext: Session, payload: Any) -> str:
     """What junco's own signer makes of ``payload`` (a validly signed cookie)."""
-    return cast(str, ext._signer.dumps(payload))
+    return ext._signer.dumps(payload)
 
 
 def signed_raw(ext: Session, raw: bytes) -> str:
     """``raw`` bytes as the payload of a validly signed cookie (not JSON at all)."""
     encoded = base64.urlsafe_b64encode(raw).rstrip(b"=")
-    return cast(bytes, ext._signer.make_signer().sign(encoded)).decode()
+    return ext._signer.sign(encoded.decode())
 
 
 def hostile_cookies(ext: Session, good: str) -> dict[str, str]:
@@ -369,7 +373,20 @@ def hostile_cookies(ext: Session, good: str) -> dict[str, str]:
         ),
         "an id instead": "x" * 43 + ".sig",
         "latin-1 junk": "\xe9\xff" * 10,
+        "padded signature": good + "=",
+        "unused signature bits set": good[:-1] + _other_low_bits(good[-1]),
+        "inflation bomb": ext._signer.sign(
+            "." + base64.urlsafe_b64encode(zlib.compress(b" " * 200_000)).rstrip(b"=").decode()
+        ),
+        "signed for another purpose": _make_signer(KEY, ids_only=True).sign(payload),
     }
+
+
+def _other_low_bits(last: str) -> str:
+    """Another base64url character carrying the same 4 data bits (the last of 43)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    i = alphabet.index(last)
+    return alphabet[i ^ 1]
 
 
 def test_hostile_cookies_give_an_anonymous_session() -> None:
@@ -388,6 +405,17 @@ def test_hostile_cookies_give_an_anonymous_session() -> None:
         r = call(hostile, "POST", "/write", json={"fresh": 1})
         assert r.status_code == 200, label
         assert read(hostile)["data"] == {"fresh": 1}, label
+
+
+def test_big_sessions_are_compressed_and_round_trip() -> None:
+    app, _ = make_app()
+    client = TestClient(app)
+    data = {"items": ["same text again"] * 100}
+    found = session_cookie(call(client, "POST", "/write", json=data))
+    assert found is not None
+    assert found[0].startswith(".")  # compressed, as itsdangerous marked it
+    assert len(found[0]) < len(json.dumps(data))
+    assert read(client)["data"] == data
 
 
 def test_a_huge_cookie_header_is_refused_before_verifying() -> None:
@@ -432,10 +460,57 @@ def test_weak_or_missing_keys_are_refused(secret_key: Any) -> None:
         Session(Junco(), secret_key)
 
 
-def test_missing_itsdangerous_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_debug_app_without_a_key_gets_a_random_one(caplog: pytest.LogCaptureFixture) -> None:
+    from junco._startup import RANDOM_KEY_STATE
+
+    with pytest.raises(ConfigurationError, match="secret_key"):
+        Session(Junco())  # not in debug mode: a key is required
+    app = Junco(debug=True)
+    with caplog.at_level("WARNING", logger="junco"):
+        ext = Session(app)
+    assert "using a random one (debug mode)" in caplog.text
+    assert app.state[RANDOM_KEY_STATE] is True
+    assert isinstance(ext.secret_key, str)
+    assert len(ext.secret_key.encode()) >= 32
+    other = Junco(debug=True)
+    assert Session(other).secret_key != ext.secret_key  # drawn per app, at random
+
+    @app.get("/set")
+    async def set_(request: Request) -> str:
+        request.session["n"] = 1
+        return "set"
+
+    @app.get("/get")
+    async def get(request: Request) -> Any:
+        return {"n": request.session.get("n")}
+
+    async def main() -> Any:
+        client = TestClient(app)
+        await client.get("/set")
+        return (await client.get("/get")).json
+
+    assert asyncio.run(main()) == {"n": 1}  # the random key signs and verifies
+
+
+def test_random_secret_key_marks_the_app() -> None:
+    from junco._startup import RANDOM_KEY_STATE
+
+    app = Junco()
+    key = random_secret_key(app)
+    assert len(key) >= 43
+    assert app.state[RANDOM_KEY_STATE] is True
+    Session(app, key)  # strong enough for the key rule
+    assert RANDOM_KEY_STATE not in Junco().state
+    assert random_secret_key() != random_secret_key()
+
+
+def test_sessions_need_no_itsdangerous(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Cookies are signed with hmac.digest directly; only the stdlib is needed.
     monkeypatch.setitem(sys.modules, "itsdangerous", None)
-    with pytest.raises(ImportError, match=r'pip install "junco\[security\]"'):
-        Session(Junco(), KEY)
+    app, _ = make_app()
+    client = TestClient(app)
+    call(client, "POST", "/write", json={"a": 1})
+    assert read(client)["data"] == {"a": 1}
 
 
 def test_bytes_keys_work() -> None:

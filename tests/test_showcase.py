@@ -339,6 +339,55 @@ def test_the_sixth_login_in_a_minute_is_a_429(app: Junco, alice: SyncTestClient)
         assert statuses == [400] * 4 + [429]
 
 
+def test_successful_logins_never_count_against_the_login_limit(
+    app: Junco, alice: SyncTestClient
+) -> None:
+    with TestClient(app).sync as c:
+        for _ in range(12):  # more than twice the limit of 5 a minute
+            assert login(c, "alice").status_code == 302
+        # Failures still count: four of them leave room for one more attempt...
+        for _ in range(4):
+            assert login(c, "alice", "wrong password").status_code == 401
+        assert login(c, "alice").status_code == 302
+        assert login(c, "alice", "wrong password").status_code == 401
+        # ...and the sixth failure is refused, as is any attempt after it.
+        assert login(c, "alice", "wrong password").status_code == 429
+        assert login(c, "alice").status_code == 429
+
+
+def test_the_audit_trail_page_is_for_admins_only() -> None:
+    app = create_app(Config(login_rate="100/minute", admins=("boss",)))
+    with TestClient(app).sync as c:
+        r = c.get("/admin/audit")
+        assert (r.status_code, r.headers["location"]) == (302, "/login?next=/admin/audit")
+        signup(c, "mallory")
+        assert 'href="/admin/audit"' not in c.get("/notes").text  # no link for others
+        r = c.get("/admin/audit", headers={"Accept": "text/html"})
+        assert r.status_code == 403
+        assert "only administrators may read the audit trail" in r.text
+    with TestClient(app).sync as c:
+        assert login(c, "nobody", "<b>wrong</b>").status_code == 401
+        signup(c, "boss")
+        assert 'href="/admin/audit"' in c.get("/notes").text
+        page = c.get("/admin/audit")
+        assert page.status_code == 200
+        rows = re.findall(r"<tr class=\"(\w+)\">(.*?)</tr>", page.text, re.S)
+        # Newest first: boss's sign-up, the failed login, mallory's sign-up.
+        assert [kind for kind, _ in rows[:3]] == ["ok", "refused", "ok"]
+        assert "boss" in rows[0][1]
+        assert "POST /signup" in rows[0][1]
+        assert "POST /login" in rows[1][1]
+        assert "401" in rows[1][1]
+        assert "anonymous" in rows[1][1]
+        assert "mallory" in rows[2][1]
+        assert "<b>" not in page.text  # nothing of the requests is echoed raw
+        # Bounded: the page shows the last 100 records whatever the traffic.
+        for _ in range(120):
+            c.post("/logout", form={"csrf_token": "stale"})  # 403s, recorded all the same
+        rows = re.findall(r"<tr class=\"(\w+)\">", c.get("/admin/audit").text)
+        assert rows == ["refused"] * 100
+
+
 def test_remember_me_restores_the_login_but_not_a_fresh_one(
     app: Junco, alice: SyncTestClient
 ) -> None:

@@ -6,12 +6,13 @@ import asyncio
 import logging
 import random
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from junco import ClientDisconnect, Junco, Request, abort, current_request
+from junco import ClientDisconnect, Junco, Request, Response, abort, current_request
 from junco._sse import ServerSentEvent, SSEDecoder, encode_comment, encode_event
 from junco.sse import _MAX_PENDING, SSE, sse_response, with_sse
 from junco.testing import TestClient
@@ -440,6 +441,142 @@ def test_slow_client_makes_send_wait() -> None:
         assert [e.data for e in decode(b"".join(chunks))] == [str(i) for i in range(200)]
 
     run(main())
+
+
+def test_handler_that_never_waits_still_notices_the_client_leaving() -> None:
+    app = Junco()
+    log: list[str] = []
+
+    @app.route("/flood")
+    @with_sse
+    async def flood(request: Request, sse: SSE) -> None:
+        try:
+            for _ in range(100_000):  # never awaits anything but sse.send
+                await sse.send("x")
+            log.append("ran to the end")  # (not cancelled: the loop never ran the client)
+        finally:
+            log.append("finally")
+
+    r = run(TestClient(app).sse("/flood", max_events=3))
+    assert [e.data for e in r.events][:3] == ["x", "x", "x"]
+    assert log == ["finally"]
+
+
+def test_sends_from_several_tasks_are_written_whole() -> None:
+    app = Junco()
+
+    @app.route("/e")
+    @with_sse(keepalive=None)
+    async def e(request: Request, sse: SSE) -> None:
+        async def producer(name: str) -> None:
+            for i in range(25):
+                await sse.send(f"{name}-{i}\nsecond line", event_id=f"{name}{i}")
+
+        await asyncio.gather(*(producer(name) for name in "abcd"))
+
+    async def main() -> list[ServerSentEvent]:
+        chunks: list[bytes] = []
+        asked: list[bool] = []
+
+        async def receive() -> Message:
+            if not asked:
+                asked.append(True)
+                return {"type": "http.request", "body": b""}
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                await asyncio.sleep(0)  # a write that waits: the others queue up meanwhile
+                chunks.append(message["body"])
+
+        scope = {"type": "http", "method": "GET", "path": "/e", "headers": [(b"host", b"x")]}
+        await app(scope, receive, send)
+        return decode(b"".join(chunks))
+
+    events = run(main())
+    assert len(events) == 100
+    for name in "abcd":
+        mine = [e for e in events if e.id.startswith(name)]
+        assert [e.data for e in mine] == [f"{name}-{i}\nsecond line" for i in range(25)]
+
+
+def wrapped_body_app() -> tuple[Junco, list[str]]:
+    """``/few`` sends 40 events, ``/forever`` never stops; a hook replaces each body."""
+    app = Junco()
+    log: list[str] = []
+
+    @app.route("/few")
+    @with_sse
+    async def few(request: Request, sse: SSE) -> None:
+        for i in range(40):  # more than the fallback path buffers
+            await sse.send(str(i))
+
+    @app.route("/forever")
+    @with_sse
+    async def forever(request: Request, sse: SSE) -> None:
+        try:
+            for i in range(1_000_000):
+                await sse.send(str(i))
+        finally:
+            log.append("finally")
+
+    @app.after_request
+    def wrap(request: Request, response: Response) -> Response:
+        inner = response.body_iter
+
+        async def passthrough() -> AsyncIterator[bytes]:
+            async for chunk in inner:
+                yield chunk
+
+        response.body_iter = passthrough()
+        return response
+
+    return app, log
+
+
+def test_a_body_replaced_by_a_middleware_still_streams_and_stops() -> None:
+    app, log = wrapped_body_app()
+    r = run(TestClient(app).sse("/forever", max_events=3))
+    assert [e.data for e in r.events][:3] == ["0", "1", "2"]
+    assert log == ["finally"]
+
+
+def test_a_body_replaced_by_a_middleware_ends_with_the_handler() -> None:
+    r = TestClient(wrapped_body_app()[0]).sync.sse("/few")
+    assert [e.data for e in r.events] == [str(i) for i in range(40)]
+
+
+def test_keepalive_resumes_after_a_burst_of_events() -> None:
+    app = Junco()
+    quiet = asyncio.Event()
+    after_burst = 0
+    burst_done = False
+
+    @app.route("/e")
+    @with_sse(keepalive=0.01)
+    async def e(request: Request, sse: SSE) -> None:
+        nonlocal burst_done
+        for i in range(50):
+            await sse.send(str(i))
+        burst_done = True
+        await quiet.wait()  # silence: the one timer must fire again
+        await sse.send("end")
+
+    async def spy_app(scope: Scope, receive: Receive, send: Send) -> None:
+        async def spy(message: Message) -> None:
+            nonlocal after_burst
+            if burst_done and message.get("body", b"") == b": keep-alive\n\n":
+                after_burst += 1
+                if after_burst >= 2:
+                    quiet.set()
+            await send(message)
+
+        await app(scope, receive, spy)
+
+    r = run(TestClient(spy_app).sse("/e"))
+    assert [e.data for e in r.events] == [*(str(i) for i in range(50)), "end"]
+    assert after_burst >= 2
 
 
 def test_decorator_checks() -> None:

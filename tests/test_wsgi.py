@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -221,6 +222,37 @@ def test_hostile_environ_is_a_clean_4xx(
     assert got.startswith(status)
     assert headers["content-type"].startswith("text/plain")
     assert b"\xff" not in body
+
+
+def test_refusals_before_the_app_are_negotiated(wsgi: WSGIApp) -> None:
+    bad_path = {"PATH_INFO": "/\xff<script>"}
+    status, headers, body = call(wsgi, environ={**bad_path, "HTTP_ACCEPT": "application/json"})
+    assert status == "400 Bad Request"
+    assert headers["content-type"].startswith("application/json")
+    assert headers["vary"] == "Accept"
+    assert json.loads(body) == {
+        "error": {"status": 400, "code": "bad_request", "message": "the path is not valid UTF-8"}
+    }
+    assert int(headers["content-length"]) == len(body)
+    browser = {"HTTP_ACCEPT": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    status, headers, body = call(wsgi, environ={**bad_path, **browser})
+    assert headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert b"<!DOCTYPE html>" in body[:100] or b"<!doctype html>" in body[:100].lower()
+    assert b"not valid UTF-8" in body
+    assert b"<script>" not in body
+    # A chunked body over the limit: the 413 states the limit, in JSON too.
+    chunked = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True}
+    big = {**chunked, "wsgi.input": io.BytesIO(b"x" * (4 * 1024 * 1024 + 1))}
+    status, headers, body = call(
+        wsgi, "POST", "/echo", environ={**big, "CONTENT_TYPE": "application/json"}
+    )
+    assert status.startswith("413 ")
+    assert json.loads(body)["error"]["limit"] == 4 * 1024 * 1024
+    # HEAD gets the headers only.
+    status, headers, body = call(wsgi, "HEAD", environ=bad_path)
+    assert (status[:3], body) == ("400", b"")
+    assert int(headers["content-length"]) > 0
 
 
 @pytest.mark.parametrize("coding", ["chunked", "gzip, chunked", "identity"])

@@ -1,34 +1,16 @@
 """junco: the framework under test.
 
-Handlers return plain values (``str`` -> text/plain, ``dict`` -> JSON); middleware are
-native junco middleware objects (plain sync ``after_request`` methods).
+Handlers return plain values (``str`` -> text/plain, ``dict`` -> JSON); the three middleware
+are junco's real components: ``SecurityHeaders`` (limited to the benchmark's three
+headers), ``RequestID`` and ``CORS``.
 """
 
-import uuid
 from typing import Any
 
-from junco import Junco
+from junco import CORS, Junco
+from junco.middleware import RequestID, SecurityHeaders
 
-from . import ALLOWED_ORIGIN, MESSAGE, MW_TEXT, SECURITY_HEADERS, TEXT
-
-
-class SecurityHeaders:
-    def after_request(self, request: Any, response: Any) -> None:
-        headers = response.headers
-        for name, value in SECURITY_HEADERS.items():
-            headers[name] = value
-
-
-class RequestId:
-    def after_request(self, request: Any, response: Any) -> None:
-        response.headers["X-Request-ID"] = uuid.uuid4().hex
-
-
-class CorsOrigin:
-    def after_request(self, request: Any, response: Any) -> None:
-        if request.headers.get("Origin") == ALLOWED_ORIGIN:
-            response.headers["Access-Control-Allow-Origin"] = ALLOWED_ORIGIN
-            response.headers["Vary"] = "Origin"
+from . import ALLOWED_ORIGIN, MESSAGE, MW_TEXT, TEXT
 
 
 def build(middleware: bool) -> Junco:
@@ -55,9 +37,16 @@ def build(middleware: bool) -> Junco:
         return MW_TEXT
 
     if middleware:
-        app.add_middleware(SecurityHeaders())
-        app.add_middleware(RequestId())
-        app.add_middleware(CorsOrigin())
+        # Exactly the benchmark's headers: nosniff, DENY, the referrer policy.
+        SecurityHeaders(
+            app,
+            content_security_policy=None,
+            hsts=False,
+            permissions_policy=None,
+            cross_origin_opener_policy=None,
+        )
+        RequestID(app)
+        CORS(app, allowed_origins=[ALLOWED_ORIGIN])
     return app
 
 

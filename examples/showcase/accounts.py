@@ -54,6 +54,11 @@ def _signup_routes(app: Junco, s: Services) -> None:
         return await s.render(request, "signup.html", 400, username=raw_name[:64], error=error)
 
 
+def failed(request: Request, response: Response) -> bool:
+    """Whether a login attempt counts against the login limit: only failures do."""
+    return response.status_code >= 400
+
+
 def _login_routes(app: Junco, s: Services) -> None:
     login = s.login
 
@@ -67,8 +72,10 @@ def _login_routes(app: Junco, s: Services) -> None:
             fresh=bool(await login.get_current_user(request)),
         )
 
+    # Per client address, and only failed attempts count: someone who logs in
+    # and out all day is never refused, a password guesser is after login_rate.
     @app.post("/login")
-    @s.limiter.limit(s.config.login_rate)  # per client address
+    @s.limiter.limit(s.config.login_rate, count_when=failed)
     async def do_login(request: Request) -> Response:
         raw_name = _form(request, "username")
         password = _form(request, "password")

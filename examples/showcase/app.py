@@ -20,7 +20,7 @@ from junco.login import Login
 from junco.middleware.stack import Stack, secure_stack
 from junco.pubsub import Broadcast
 
-from . import accounts, notes, pages, realtime
+from . import accounts, admin, notes, pages, realtime
 from .api import create_api
 from .config import Config, is_random_key
 from .repository import User, make_repository
@@ -70,11 +70,12 @@ def create_app(config: Config | None = None) -> Junco:
     app.register_type("id", "[0-9a-f]{16}")
     if stack.limiter is None:  # secure_stack makes one when it is given rate limits
         raise RuntimeError("the showcase needs a rate limiter")
-    services = Services(config, repo, broadcast, login, stack.csrf, stack.limiter)
+    services = Services(config, repo, broadcast, login, stack.csrf, stack.limiter, stack.audit)
     pages.register(app, services)
     accounts.register(app, services)
     notes.register(app, services)
     realtime.register(app, services)
+    admin.register(app, services)
     app.mount(create_tour(), url_prefix="/tour", local=True)
     # The typed JSON API with bearer tokens; its docs are /api/v1/docs.
     app.mount(create_api(services), url_prefix="/api/v1", local=True)

@@ -12,6 +12,8 @@ Variables:
   all live in Redis, so several workers (or machines) serve one site.
 - ``JUNCO_ALLOWED_HOSTS``: comma-separated host names the site answers to
   (default ``127.0.0.1,localhost``).
+- ``SHOWCASE_ADMINS``: comma-separated user names who may read the audit
+  trail at ``/admin/audit`` (default: nobody).
 """
 
 from __future__ import annotations
@@ -50,14 +52,15 @@ class Config:
         allowed_hosts: Host names the site answers to.
         csrf: Install CSRF protection. Only the browser tests turn it off, to
             show that their cross-site attack works against an unprotected app.
-        login_rate: How many login (and sign-up) attempts one client IP may
-            make, as a ``limits`` rate string.
+        login_rate: How many failed logins (and sign-ups, failed or not) one
+            client IP may make, as a rate string (``"5/minute"``).
         max_title: Longest note title, in characters.
         max_body: Longest note text, in characters.
         max_attachment: Largest attachment, in bytes.
         max_attachments: Most attachments on one note.
         max_notes: Most notes one user may keep.
         debug: Tracebacks in error pages. Never in production.
+        admins: User names (lower case) who may read the audit trail page.
     """
 
     secret_key: str = field(default_factory=lambda: _random_key(), repr=False)
@@ -71,6 +74,7 @@ class Config:
     max_attachments: int = 5
     max_notes: int = 500
     debug: bool = False
+    admins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
@@ -94,4 +98,6 @@ class Config:
         hosts = environ.get("JUNCO_ALLOWED_HOSTS", "")
         if hosts.strip():
             options["allowed_hosts"] = tuple(h.strip() for h in hosts.split(",") if h.strip())
+        admins = environ.get("SHOWCASE_ADMINS", "")
+        options["admins"] = tuple(a.strip().lower() for a in admins.split(",") if a.strip())
         return cls(**options)

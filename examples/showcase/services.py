@@ -13,6 +13,7 @@ from .repository import Repository, User
 if TYPE_CHECKING:
     from junco.csrf import CSRF
     from junco.login import Login
+    from junco.middleware.audit import Audit
     from junco.middleware.ratelimit import RateLimit
     from junco.pubsub import Broadcast
 
@@ -34,6 +35,7 @@ class Services:
         login: junco's login manager.
         csrf: junco's CSRF extension.
         limiter: junco's rate limiter.
+        audit: junco's audit trail (its recent records feed the admin page).
     """
 
     config: Config
@@ -42,6 +44,7 @@ class Services:
     login: Login
     csrf: CSRF
     limiter: RateLimit
+    audit: Audit
 
     async def render(
         self, request: Request, name: str, status_code: int = 200, **context: Any

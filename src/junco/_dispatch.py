@@ -61,6 +61,8 @@ def scan_headers(app: Junco, scope: Scope, request: Request | None = None) -> in
         if name in _BODY_OR_HOST:
             if name == b"host":
                 hosts += 1
+                if request is not None:
+                    request._raw_host = value
             elif name == b"transfer-encoding":
                 chunked = True
             elif name == b"content-type":
@@ -144,7 +146,15 @@ async def handle_http(
         request.route = route
         if route is not None and declared is not None:
             await request._load_body(None if declared == _CHUNKED else declared)
-        response = await _before(plan, request) if plan.before else None
+        response = None
+        if plan.sync_before is not None:
+            for fn in plan.sync_before:
+                rv = fn(request)
+                if rv is not None:
+                    response = make_response(rv)
+                    break
+        elif plan.before:
+            response = await _before(plan, request)
         if response is None:
             if route is None:
                 response = _no_route(request, match)
@@ -164,26 +174,40 @@ async def handle_http(
                     body, ctype = json_dumps(rv), _CT_JSON
                 else:
                     response = make_response(rv)
-        if response is not None and (plan.after or request._after):
-            response = await _after(plan, request, response)
+        if response is not None:
+            if plan.sync_after is not None and request._after is None:
+                for fn in plan.sync_after:
+                    rv = fn(request, response)
+                    if rv is not None:
+                        response = make_response(rv)
+            elif plan.after or request._after:
+                response = await _after(plan, request, response)
     except ClientDisconnect:
         request.finished = True
         return
     except Exception as exc:
         response = await error_response(app, plan, request, exc)
     try:
+        extra = None
+        if (
+            body is None
+            and type(response) is Response
+            and response._headers is None
+            and response.body_iter is None
+            and response.status_code == 200
+        ):
+            # A plain 200 whose headers are at most the middleware's encoded
+            # pairs: sent right here (Response.send would cost another await).
+            body, ctype, extra = response.body, response._ctype or app.default_ct, response._extra
         if body is not None:
             n = len(body)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", ctype),
-                        (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
-                    ],
-                }
-            )
+            raw = [
+                (b"content-type", ctype),
+                (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
+            ]
+            if extra is not None:
+                raw += extra
+            await send({"type": "http.response.start", "status": 200, "headers": raw})
             if request.method == "HEAD":
                 body = b""
             await send({"type": "http.response.body", "body": body})

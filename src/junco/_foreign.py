@@ -19,7 +19,13 @@ like a junco handler. It still gets the same policy as a native route:
   closes the connection.
 
 junco never reads the request body here: it belongs to the foreign app, so a
-hook that reads the form (a CSRF token in a form field) sees none.
+hook that reads the form (a CSRF token in a form field) sees none. The app's
+``max_content_length`` still holds: a declared ``Content-Length`` over it is a
+413 before the foreign app is called; a body of unknown length (chunked,
+HTTP/2) is counted as the foreign app receives it, and the message that
+crosses the limit raises the 413 instead of reaching it. Whatever the app
+then does (most let the error propagate; some answer a 500 of their own),
+the client gets the 413, as long as the app's response had not started.
 """
 
 from __future__ import annotations
@@ -29,9 +35,9 @@ from typing import TYPE_CHECKING
 
 from ._dispatch import _after, _before, error_response, scan_headers
 from .datastructures import Headers
-from .exceptions import ClientDisconnect
+from .exceptions import ClientDisconnect, HTTPException
 from .paths import check_path
-from .request import Request, _current
+from .request import Request, _current, _too_large
 from .response import Response
 
 if TYPE_CHECKING:
@@ -92,16 +98,27 @@ async def serve_foreign(
     plan = plan_of(app, request, match)
     try:
         refusal = await guard(app, plan, request)
+        writer = _Writer(app, plan, request, send)
+        body: _BodyLimit | None = None
+        if refusal is None:
+            try:
+                body = _body_limit(request, receive, writer)
+            except HTTPException as exc:
+                refusal = await error_response(app, plan, request, exc)
         if refusal is not None:
             await _send_quietly(refusal, request, send)
             return
-        writer = _Writer(app, plan, request, send)
+        error: Exception | None = None
         try:
-            await call_foreign(mount, outer, scope, receive, writer.send)
+            await call_foreign(mount, outer, scope, receive if body is None else body, writer.send)
         except Exception as exc:
             if writer.started:
                 raise
-            response = await error_response(app, plan, request, exc)
+            error = exc
+        if body is not None and body.over and not writer.started:
+            error = _too_large(body.limit)  # whatever the app made of it
+        if error is not None:
+            response = await error_response(app, plan, request, error)
             await _send_quietly(response, request, send)
     except ClientDisconnect:
         return
@@ -117,6 +134,49 @@ async def call_foreign(
     sub["root_path"] = scope.get("root_path", "") + prefix + mount.prefix
     # ASGI: ``path`` is the full path and includes ``root_path``.
     await mount.app(sub, receive, send)
+
+
+def _body_limit(request: Request, receive: Receive, writer: _Writer) -> _BodyLimit | None:
+    """A counting ``receive`` for a body of unknown length; None when none is needed.
+
+    Raises:
+        HTTPException: 413 when the declared ``Content-Length`` is over the limit.
+    """
+    limit = request.app.max_content_length
+    declared = request.content_length  # checked by the header scan already
+    if declared is not None:
+        if declared > limit:
+            raise _too_large(limit)
+        return None  # the server delivers no more than was declared
+    if "transfer-encoding" in request.headers or request.http_version in ("2", "3"):
+        return _BodyLimit(receive, limit, writer)
+    return None
+
+
+class _BodyLimit:
+    """The foreign app's ``receive`` for a body of unknown length: counted as it streams."""
+
+    __slots__ = ("limit", "over", "receive_", "received", "writer")
+
+    def __init__(self, receive: Receive, limit: int, writer: _Writer) -> None:
+        self.receive_ = receive
+        self.limit = limit
+        self.writer = writer
+        self.received = 0
+        self.over = False
+
+    async def __call__(self) -> Message:
+        if self.over:
+            raise _too_large(self.limit)
+        message = await self.receive_()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit:
+                self.over = True
+                if not self.writer.started:
+                    self.writer.dropping = True  # the 413 goes out, not what the app says
+                raise _too_large(self.limit)
+        return message
 
 
 def replay(first: Message, receive: Receive) -> Receive:

@@ -152,6 +152,10 @@ class Plan:
     after: tuple[Hook, ...]  # already in run order (reversed)
     after_error: tuple[Hook, ...]
     errors: tuple[ErrorHandlers, ...]  # innermost app first
+    # The hooks as plain functions when none is async: the dispatcher then
+    # runs them in a loop of its own, without awaiting a coroutine per stage.
+    sync_before: tuple[Callable[..., Any], ...] | None = None
+    sync_after: tuple[Callable[..., Any], ...] | None = None
 
 
 def _tagged(hooks: Iterable[Callable[..., Any]]) -> list[Hook]:
@@ -184,12 +188,21 @@ def build_plan(root: Junco, chain: tuple[Mount, ...]) -> Plan:
             after += a
             after_error += ae
             error_chain.append(e)
+    run_after = tuple(reversed(after))
     return Plan(
         tuple(before),
-        tuple(reversed(after)),
+        run_after,
         tuple(reversed(after_error)),
         tuple(reversed(error_chain)),
+        _all_sync(before),
+        _all_sync(run_after),
     )
+
+
+def _all_sync(hooks: list[Hook] | tuple[Hook, ...]) -> tuple[Callable[..., Any], ...] | None:
+    if not hooks or any(is_async for _, is_async in hooks):
+        return None
+    return tuple(fn for fn, _ in hooks)
 
 
 def find_error_handler(

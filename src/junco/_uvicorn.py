@@ -13,7 +13,15 @@ These subclasses add, for both parsers:
   close, so memory stays bounded whatever the client sends;
 - a stop signal: when the server starts a graceful shutdown, the streams junco
   keeps open (SSE) are told to end at once (:mod:`junco._draining`), and
-  WebSockets are closed with 1001 (going away) instead of uvicorn's 1012.
+  WebSockets are closed with 1001 (going away) instead of uvicorn's 1012;
+- a prompt TLS close while stopping: closing a TLS connection sends
+  ``close_notify`` and then, in asyncio and uvloop alike, waits up to 30 s for
+  the client's own ``close_notify``. A client holding an idle keep-alive
+  connection (httpx's pool, ``requests``) never reads it, so the connection
+  stayed in the server's list and every stop under TLS took the whole
+  graceful timeout. Once the server is stopping, a closing TLS connection
+  stops reading instead (TLS does not require the closer to wait): the TLS
+  layer sees end-of-stream, flushes what it still has to send and closes.
 
 The settings reach worker processes through one environment variable, which
 :func:`junco.server.run` sets; without it the defaults apply (gunicorn).
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from functools import lru_cache
 from typing import Any, cast
 
@@ -48,6 +57,28 @@ def _refusal(status: int, phrase: str) -> bytes:
 
 _TOO_LARGE = _refusal(431, "Request Header Fields Too Large")
 _TIMEOUT = _refusal(408, "Request Timeout")
+
+
+def close_promptly(transport: asyncio.BaseTransport) -> None:
+    """Let a closing TLS connection end without waiting for the client's ``close_notify``.
+
+    Shutting down the socket's read side gives the TLS layer an end-of-stream,
+    upon which it writes out what it still holds (the response, then our
+    ``close_notify``) and closes the socket. A transport that is open, or not
+    TLS (it closes at once anyway), is left alone.
+    """
+    if not transport.is_closing() or transport.get_extra_info("ssl_object") is None:
+        return
+    raw = transport.get_extra_info("socket")
+    if raw is None:
+        return
+    try:
+        # uvloop's socket stand-in refuses shutdown(); a duplicate descriptor
+        # reaches the same socket through the standard library.
+        with socket.socket(fileno=os.dup(raw.fileno())) as duplicate:
+            duplicate.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass  # already closed underneath
 
 
 def head_setting(header_timeout: float, max_head: int) -> str:
@@ -81,6 +112,7 @@ class _Bounded:
     cycle: Any
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
+    _stopping = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
@@ -110,8 +142,15 @@ class _Bounded:
             self._head_timer = self.loop.call_later(self._head_timeout, self._expired)
 
     def shutdown(self) -> None:
+        self._stopping = True
         super().shutdown()  # type: ignore[misc]
+        close_promptly(self.transport)  # idle: closing now; in flight: after its response
         _draining.begin()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        if self._stopping:
+            close_promptly(self.transport)
 
     def _disarm(self) -> None:
         if self._head_timer is not None:
@@ -149,6 +188,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.conn.send_close(GOING_AWAY, "server shutting down")
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.transport.close()
+        close_promptly(self.transport)
 
 
 def __getattr__(name: str) -> Any:

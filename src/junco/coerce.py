@@ -24,6 +24,8 @@ def make_response(rv: Any) -> Response:
     if isinstance(rv, Response):
         return rv
     if type(rv) is tuple:
+        if len(rv) == 2 and type(rv[1]) is dict and type(rv[0]) is str:
+            return Response(rv[0], 200, rv[1])  # (body, headers), the common tuple
         return _from_tuple(rv)
     if rv is None:
         return Response(status_code=204)
@@ -33,7 +35,7 @@ def make_response(rv: Any) -> Response:
 
 
 def _is_headers(x: Any) -> bool:
-    return isinstance(x, (Mapping, Headers, list))
+    return type(x) is dict or isinstance(x, (Mapping, Headers, list))
 
 
 def _from_tuple(rv: tuple[Any, ...]) -> Response:

@@ -167,6 +167,7 @@ class CORS:
         if self.max_age is not None:
             preflight.append(("Access-Control-Max-Age", str(self.max_age)))
         self._extra = tuple(extra)
+        self._raw_extra = tuple((n.lower().encode(), v.encode("latin-1")) for n, v in extra)
         self._preflight_extra = tuple(preflight)
         self._methods = frozenset(self.allowed_methods or ())
         self._methods_value = ", ".join(self.allowed_methods) if self.allowed_methods else None
@@ -220,6 +221,8 @@ class CORS:
         """Add the actual-request headers (and ``Vary: Origin``) to ``response``."""
         if _ANSWERED in request.__dict__:
             return
+        if response._headers is None and self._after_raw(request, response):
+            return
         headers = response.headers
         if self.any_origin:
             # The same answer for every origin: nothing to vary on.
@@ -243,6 +246,27 @@ class CORS:
                 headers[name] = value
 
     after_error_request = after_request
+
+    def _after_raw(self, request: Request, response: Response) -> bool:
+        """:meth:`after_request` on a response whose headers are still encoded pairs.
+
+        Returns False (nothing done) when one of ours is already there.
+        """
+        extra = response._extra
+        if extra is not None:
+            for name, _ in extra:
+                if name == b"vary" or name == b"access-control-allow-origin":
+                    return False
+        if self.any_origin:
+            response._add_raw(((b"access-control-allow-origin", b"*"), *self._raw_extra))
+            return True
+        origin = request_origin(request)
+        if origin and origin in self.origins:
+            allowed = (b"access-control-allow-origin", origin.encode("latin-1"))
+            response._add_raw(((b"vary", b"Origin"), allowed, *self._raw_extra))
+        else:
+            response._add_raw(((b"vary", b"Origin"),))
+        return True
 
     # -- header computation ------------------------------------------------------------
 

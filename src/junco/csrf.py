@@ -192,7 +192,8 @@ class CSRF:
 
             add_template_global(app, "csrf_token", self.csrf_token)
             add_template_global(app, "csrf_field", self.csrf_field)
-            app.add_middleware(_TokenHooks(self))
+            hooks = _TokenHooks(self) if session.store is not None else _CookieTokenHooks(self)
+            app.add_middleware(hooks)
         else:
             app.add_middleware(_Hooks(self))
 
@@ -256,7 +257,8 @@ class CSRF:
         origin = request_origin(request)
         if origin == "":
             return "more than one Origin header"
-        site = request.headers.get("sec-fetch-site")
+        sites, _ = _raw_values(request, b"sec-fetch-site", None)
+        site = sites[0] if sites else None
         if site:
             if site == "same-origin" or site == "none":
                 return None
@@ -348,7 +350,8 @@ class CSRF:
 
     def check_token(self, request: Request, session: SessionData) -> str | None:
         """Why the token of ``request`` is not valid for ``session``, or None if it is."""
-        token = request.headers.get(self.header_name)
+        tokens, _ = _raw_values(request, self.header_name.lower().encode("latin-1"), None)
+        token = tokens[0] if tokens else None
         if token is None:
             mimetype = request.mimetype
             if mimetype == "application/x-www-form-urlencoded":
@@ -395,16 +398,28 @@ class _TokenHooks:
         self.csrf = csrf
 
     async def before_request(self, request: Request) -> None:
+        if self._needs_token(request):
+            assert self.csrf._session is not None
+            self._enforce(request, await self.csrf._session.load(request))
+
+    def _needs_token(self, request: Request) -> bool:
+        """Whether the token must be checked: a protected request that passed the origin check.
+
+        Raises:
+            HTTPException: 403, the origin check refused the request.
+        """
         csrf = self.csrf
         if not csrf.is_protected(request):
-            return
+            return False
         reason = csrf.check_origin(request)
-        if reason is None:
-            assert csrf._session is not None
-            session = await csrf._session.load(request)
-            reason = csrf.check_token(request, session)
         if reason is not None:
             raise csrf.refuse(request, reason)
+        return True
+
+    def _enforce(self, request: Request, session: SessionData) -> None:
+        reason = self.csrf.check_token(request, session)
+        if reason is not None:
+            raise self.csrf.refuse(request, reason)
 
     def after_request(self, request: Request, response: Response) -> None:
         session = request.__dict__.get("session")
@@ -412,6 +427,17 @@ class _TokenHooks:
             self.csrf._rotate_if_regenerated(request, session)
 
     after_error_request = after_request
+
+
+class _CookieTokenHooks(_TokenHooks):
+    """The same for cookie sessions, which load without waiting: synchronous hooks."""
+
+    __slots__ = ()
+
+    def before_request(self, request: Request) -> None:  # type: ignore[override]
+        if self._needs_token(request):
+            assert self.csrf._session is not None
+            self._enforce(request, self.csrf._session._attach(request))
 
 
 # -- module-level helpers -------------------------------------------------------------
@@ -429,6 +455,23 @@ def csrf_token() -> str:
 def csrf_field() -> str:
     """The hidden form field carrying :func:`csrf_token` (HTML-safe)."""
     return _current_csrf().csrf_field()
+
+
+def _raw_values(request: Request, name: bytes, other: bytes | None) -> tuple[list[str], str | None]:
+    """Every value of header ``name`` and the first of ``other``, in one pass over the scope.
+
+    (Cheaper than ``request.headers`` for the few headers a check reads.)
+    """
+    found: list[str] = []
+    first = None
+    n, m = len(name), -1 if other is None else len(other)
+    for key, value in request.asgi_scope.get("headers", ()):
+        size = len(key)
+        if size == n and (key == name or key.lower() == name):
+            found.append(value.decode("latin-1"))
+        elif size == m and first is None and (key == other or key.lower() == other):
+            first = value.decode("latin-1")
+    return found, first
 
 
 def _current_csrf() -> CSRF:

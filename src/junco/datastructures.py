@@ -121,6 +121,7 @@ class MultiDict(MutableMapping[str, str]):
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _BAD_VALUE = re.compile(r"[^\x00-\xff]")
 _NAMES: dict[str, str] = {}  # validated header name -> lower-cased, bounded cache
+_RAW_NAMES: dict[str, bytes] = {}  # lower-cased name -> its bytes, bounded cache
 _SCANS_BEFORE_DICT = 2
 
 
@@ -166,6 +167,8 @@ class Headers(MutableMapping[str, str]):
         self._d: dict[str, list[str]] | None = {}
         if initial is None:
             return
+        if type(initial) is dict and self._from_dict(initial):
+            return
         if isinstance(initial, Headers):
             self._d = {k: list(v) for k, v in initial._data().items()}
             return
@@ -176,6 +179,25 @@ class Headers(MutableMapping[str, str]):
                     self.add(key, v)
             else:
                 self.add(key, value)
+
+    def _from_dict(self, initial: dict[str, Any]) -> bool:
+        """Fill from a plain dict of str values in one pass (False: a list value met)."""
+        d: dict[str, list[str]] = {}
+        for key, value in initial.items():
+            if type(value) is not str:
+                return False
+            lower = _NAMES.get(key) or _name(key)
+            if not (
+                value.isascii() and "\r" not in value and "\n" not in value and "\x00" not in value
+            ):
+                _check_value(key, value)
+            values = d.get(lower)
+            if values is None:
+                d[lower] = [value]
+            else:
+                values.append(value)
+        self._d = d
+        return True
 
     @classmethod
     def from_asgi(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
@@ -208,8 +230,10 @@ class Headers(MutableMapping[str, str]):
         except UnicodeEncodeError:
             return []
         found = None
+        n = len(kb)
         for name, value in self._raw or ():
-            if name == kb or name.lower() == kb:
+            # ASGI names are lower-case already: lower() only a name that may match.
+            if name == kb or (len(name) == n and name.lower() == kb):
                 if found is None:
                     found = [value.decode("latin-1")]
                 else:
@@ -314,6 +338,14 @@ class Headers(MutableMapping[str, str]):
 
     def to_asgi(self) -> list[tuple[bytes, bytes]]:
         """The headers as an ASGI list of byte pairs."""
-        return [
-            (k.encode("latin-1"), v.encode("latin-1")) for k, vs in self._data().items() for v in vs
-        ]
+        out = []
+        raw_names = _RAW_NAMES
+        for k, vs in self._data().items():
+            name = raw_names.get(k)
+            if name is None:
+                name = k.encode("latin-1")
+                if len(raw_names) < 4096:
+                    raw_names[k] = name
+            for v in vs:
+                out.append((name, v.encode("latin-1")))
+        return out

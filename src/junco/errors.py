@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("junco")
 PLAIN = "text/plain; charset=UTF-8"  # as Microdot spells it
 JSON = "application/json"
-HTML = "text/html; charset=utf-8"
+HTML = "text/html; charset=UTF-8"  # spelled like every other junco response
 #: What an app may set as ``app.error_page``: the HTML of the page for an error.
 ErrorPage = Callable[["Request", "ErrorInfo"], str]
 
@@ -200,6 +200,36 @@ def render_error(
     if form is None:
         h = request.headers
         form = negotiate(h.get("accept"), h.get("content-type"))
+    return _render(request, form, status, message, headers, code, extra, tb)
+
+
+def bare_error(exc: HTTPException, accept: str | None, content_type: str | None = None) -> Response:
+    """An error answered where no request object exists yet, negotiated all the same.
+
+    The WSGI adapter's refusals (a path that is not UTF-8, a body over the
+    limit) happen before the app sees the request; they still answer each
+    kind of client in its form, with the exception's code, extra members and
+    headers. No app error page applies.
+
+    Args:
+        exc: The error.
+        accept: The request's ``Accept`` header.
+        content_type: The request's ``Content-Type`` header.
+    """
+    form = negotiate(accept, content_type)
+    return _render(None, form, exc.status_code, exc.reason, exc.headers, exc.code, exc.extra)
+
+
+def _render(
+    request: Request | None,
+    form: str,
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    code: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    tb: str | None = None,
+) -> Response:
     if form == "text":
         response = plain_error(tb or message, status, headers)
     else:
@@ -241,10 +271,10 @@ def error_info(
     )
 
 
-def _page(request: Request, info: ErrorInfo, headers: Mapping[str, str] | None) -> Response:
-    custom = _custom_page(request)
+def _page(request: Request | None, info: ErrorInfo, headers: Mapping[str, str] | None) -> Response:
+    custom = None if request is None else _custom_page(request)
     page = None
-    if custom is not None:
+    if custom is not None and request is not None:
         try:
             page = custom(request, info)
         except Exception:
@@ -252,7 +282,8 @@ def _page(request: Request, info: ErrorInfo, headers: Mapping[str, str] | None) 
     if page is not None:
         response = Response(page, info.status, headers)
     else:
-        response = Response(html_page(info, _style_nonce(request)), info.status, headers)
+        nonce = None if request is None else _style_nonce(request)
+        response = Response(html_page(info, nonce), info.status, headers)
         response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
     response.headers["Content-Type"] = HTML
     return response
@@ -402,6 +433,7 @@ __all__ = [
     "PAGE_CSP",
     "ErrorInfo",
     "ErrorPage",
+    "bare_error",
     "error_info",
     "format_seconds",
     "format_size",

@@ -44,7 +44,8 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 from urllib.parse import quote
 
 from .datastructures import HeaderInput, Headers
-from .exceptions import error_text
+from .errors import render_error
+from .exceptions import HTTPException
 from .response import Response, stream_body
 from .types import Send
 
@@ -433,7 +434,7 @@ class FileResponse(Response):
                 try:
                     st = await asyncio.to_thread(reader.open)
                 except OSError as exc:
-                    plan = self._open_failed(exc)
+                    plan = self._open_failed(request, exc)
                 else:
                     if _identity(st) != _identity(planned):
                         self._restat(st)
@@ -463,14 +464,14 @@ class FileResponse(Response):
         if status == 200 and (method == "GET" or method == "HEAD"):
             verdict = self._preconditions(request.headers, int(st.st_mtime))
             if verdict == 412:
-                return self._error_plan(412)
+                return self._error_plan(request, 412)
             if verdict == 304:
                 return _Plan(304, self._raw(None, drop=_REPRESENTATION), None)
             value = request.headers.get("range")
             if method == "GET" and value is not None and self._if_range(request, int(st.st_mtime)):
                 ranges = parse_range(value, size)
                 if ranges == []:
-                    return self._error_plan(416, {"content-range": f"bytes */{size}"})
+                    return self._error_plan(request, 416, {"content-range": f"bytes */{size}"})
                 if ranges:
                     plan = self._range_plan(ranges, size)
                     if plan is not None:
@@ -538,19 +539,33 @@ class FileResponse(Response):
         extra = {"content-type": f"multipart/byteranges; boundary={boundary}"}
         return _Plan(206, self._raw(total, extra), parts)
 
-    def _error_plan(self, status: int, extra: dict[str, str] | None = None) -> _Plan:
-        body = error_text(status).encode()
-        replace = {"content-type": "text/plain; charset=UTF-8", **(extra or {})}
+    def _error_plan(
+        self, request: Request, status: int, extra: dict[str, str] | None = None
+    ) -> _Plan:
+        """An error in place of the file, in the form the client asked for.
+
+        The response's own headers (security headers, CORS, the request id,
+        put on by the hooks before it was sent) are kept, except those that
+        describe the file; the body and its type come from junco's renderer.
+        """
+        rendered = render_error(request, HTTPException(status))
+        replace = {"content-type": rendered.headers["content-type"], **(extra or {})}
+        vary = ", ".join(filter(None, (self.headers.get("vary"), "Accept")))
+        replace["vary"] = vary
+        csp = rendered.headers.get("content-security-policy")
+        if csp is not None and "content-security-policy" not in self.headers:
+            replace["content-security-policy"] = csp
+        body = rendered.body
         return _Plan(status, self._raw(len(body), replace, _NOT_FOR_ERRORS), None, body)
 
-    def _open_failed(self, exc: OSError) -> _Plan:
+    def _open_failed(self, request: Request, exc: OSError) -> _Plan:
         """The file went away (or became unreadable) between the stat and the open."""
         logger.warning("cannot open %s for sending: %s", self._path, exc)
         if exc.errno in _GONE:
-            return self._error_plan(404)
+            return self._error_plan(request, 404)
         if exc.errno in (errno.EACCES, errno.EPERM):
-            return self._error_plan(403)
-        return self._error_plan(500)
+            return self._error_plan(request, 403)
+        return self._error_plan(request, 500)
 
     def _raw(
         self,

@@ -12,10 +12,12 @@ Theory of operation:
   ``broadcast.dropped`` counts it), so one slow client can neither grow
   memory nor hold up the others.
 - Messages travel as bytes: a NUL, a tag (``s`` text, ``b`` bytes, ``j``
-  JSON), then the payload. Each subscriber decodes its own copy, so two
-  handlers never share one mutable ``dict``. A message without one of these
-  tags came from another publisher (``redis-cli PUBLISH``): it is delivered
-  as ``str`` when it is UTF-8, else as ``bytes``.
+  JSON), then the payload. Text and bytes are decoded once per message and
+  the same immutable object reaches every subscriber; JSON is decoded by
+  each subscriber into its own copy, so two handlers never share one mutable
+  ``dict``. A message without one of these tags came from another publisher
+  (``redis-cli PUBLISH``): it is delivered as ``str`` when it is UTF-8, else
+  as ``bytes``.
 - A backend only learns which channels have at least one local subscriber;
   the Redis backend keeps one PubSub connection per ``Broadcast`` for all of
   them and restores them after Redis comes back.
@@ -127,6 +129,26 @@ def decode(payload: bytes) -> Any:
         return payload
 
 
+class _Json:
+    """A JSON payload, decoded by each subscriber into its own (mutable) copy."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+
+def _shared(payload: bytes) -> Any:
+    """What ``_deliver`` queues for every subscriber: the message when immutable.
+
+    Raises:
+        ValueError: a junco text message that is not UTF-8.
+    """
+    if payload[:2] == _JSON:
+        return _Json(payload[2:])
+    return decode(payload)
+
+
 def check_channel(channel: Any) -> str:
     """Return ``channel`` if it is a usable name.
 
@@ -165,8 +187,9 @@ class Subscription:
         self.dropped = False
         self._broadcast = broadcast
         self._max_queue = max_queue
-        self._queue: deque[bytes] = deque()
-        self._ready = asyncio.Event()
+        self._queue: deque[Any] = deque()  # decoded messages, or _Json payloads
+        self._waiters: list[asyncio.Future[None]] = []
+        self._new_waiter = asyncio.get_running_loop().create_future
         self._closed = False
 
     @property
@@ -174,15 +197,23 @@ class Subscription:
         """Messages received but not yet read (never more than ``max_queue``)."""
         return len(self._queue)
 
-    def _offer(self, payload: bytes) -> bool:
+    def _offer(self, message: Any) -> bool:
         """Queue a message; False if the queue is full (the caller drops us)."""
         if self._closed:
             return True
-        if len(self._queue) >= self._max_queue:
+        queue = self._queue
+        if len(queue) >= self._max_queue:
             return False
-        self._queue.append(payload)
-        self._ready.set()
+        queue.append(message)
+        for waiter in self._waiters:  # inlined _wake: this runs once per subscriber
+            if not waiter.done():
+                waiter.set_result(None)
         return True
+
+    def _wake(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _drop(self) -> None:
         self.dropped = True
@@ -191,7 +222,7 @@ class Subscription:
     def _close(self) -> None:
         self._closed = True
         self._queue.clear()
-        self._ready.set()
+        self._wake()
 
     async def get(self) -> Any:
         """The next message, waiting for one.
@@ -200,25 +231,31 @@ class Subscription:
             SubscriberDropped: this subscriber was dropped.
             StopAsyncIteration: the subscription has ended.
         """
+        queue = self._queue
         while True:
-            while not self._queue:
+            while not queue:
                 if self.dropped:
                     raise SubscriberDropped(f"subscriber of {self.channel!r} fell behind")
                 if self._closed:
                     raise StopAsyncIteration
-                self._ready.clear()
-                await self._ready.wait()
-            payload = self._queue.popleft()
+                waiter: asyncio.Future[None] = self._new_waiter()
+                self._waiters.append(waiter)
+                try:
+                    await waiter
+                finally:
+                    self._waiters.remove(waiter)
+            message = queue.popleft()
+            if type(message) is not _Json:
+                return message
             try:
-                return decode(payload)
-            except ValueError:
+                return json_loads(message.payload, _JSON_DEPTH)  # this subscriber's own copy
+            except HTTPException:
                 logger.warning("skipped a malformed message on channel %r", self.channel)
 
     def __aiter__(self) -> Subscription:
         return self
 
-    async def __anext__(self) -> Any:
-        return await self.get()
+    __anext__ = get  # one coroutine per message, not two
 
 
 # -- the broadcast -------------------------------------------------------------------------
@@ -401,7 +438,12 @@ class Broadcast:
             self.rejected += 1
             logger.warning("skipped a message of %d bytes on %r", len(payload), channel)
             return
-        slow = [sub for sub in subscribers if not sub._offer(payload)]
+        try:
+            message = _shared(payload)
+        except ValueError:
+            logger.warning("skipped a malformed message on channel %r", channel)
+            return
+        slow = [sub for sub in subscribers if not sub._offer(message)]
         for sub in slow:
             subscribers.discard(sub)  # the subscriber's block still unsubscribes at its end
             sub._drop()

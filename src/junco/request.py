@@ -81,6 +81,7 @@ class Request:
     subapp: Junco | None = None
     _headers: Headers | None = None
     _raw_ctype: bytes | None = None
+    _raw_host: bytes | None = None  # the Host header, once the dispatcher has scanned for it
     _mimetype: str | None = None
     _args: MultiDict | None = None
     _cookies: dict[str, str] | None = None
@@ -181,7 +182,15 @@ class Request:
     @property
     def cookies(self) -> dict[str, str]:
         if self._cookies is None:
-            header = self.headers.getlist("cookie")
+            h = self._headers
+            if h is not None and h._d is not None:
+                header = h.getlist("cookie")
+            else:  # straight from the scope: no Headers object for one lookup
+                header = [
+                    v.decode("latin-1")
+                    for k, v in self.asgi_scope.get("headers", ())
+                    if k == b"cookie" or (len(k) == 6 and k.lower() == b"cookie")
+                ]
             self._cookies = parse_cookies("; ".join(header)) if header else {}
         return self._cookies
 

@@ -90,6 +90,10 @@ class Response(metaclass=_ResponseType):
     server's graceful timeout."""
     _headers: Headers | None = None
     _ctype: bytes | None = None  # None: the app's default content type
+    # Header pairs junco's own middleware add already encoded (their names are
+    # lower-case, their values checked once): sent as they are, and folded into
+    # ``headers`` as soon as anyone looks at it.
+    _extra: list[tuple[bytes, bytes]] | None = None
 
     def __init__(
         self,
@@ -100,8 +104,6 @@ class Response(metaclass=_ResponseType):
     ) -> None:
         if status_code != 200:
             self.status_code = status_code
-        if headers:
-            self._headers = Headers(headers)
         if reason is not None:
             self.reason = reason
         tb = type(body)
@@ -114,6 +116,12 @@ class Response(metaclass=_ResponseType):
             self._ctype = _CT_JSON
         else:
             self._init_other(body)
+        if headers:
+            ctype = _only_content_type(headers)  # after the body's: an explicit type wins
+            if ctype is None:
+                self._headers = Headers(headers)
+            else:
+                self._ctype = ctype
 
     def _init_other(self, body: Any) -> None:
         if isinstance(body, (bytes, bytearray, memoryview)):
@@ -145,12 +153,51 @@ class Response(metaclass=_ResponseType):
         elif self._ctype is not None:
             h.setdefault("Content-Type", self._ctype.decode("latin-1"))
             self._ctype = None
+        extra = self._extra
+        if extra is not None:
+            self._extra = None
+            d = h._data()
+            for name, value in extra:
+                key, text = name.decode("latin-1"), value.decode("latin-1")
+                values = d.get(key)
+                if values is None:
+                    d[key] = [text]
+                else:
+                    values.append(text)
         return h
 
     @headers.setter
     def headers(self, value: HeaderInput | Headers) -> None:
         self._headers = Headers(value)
         self._ctype = None
+        self._extra = None
+
+    def _add_raw(self, pairs: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]]) -> None:
+        """Append encoded header pairs (lower-case names, checked values) for junco's middleware.
+
+        The caller has made sure none of them is already set.
+        """
+        extra = self._extra
+        if extra is None:
+            self._extra = list(pairs)
+        else:
+            extra.extend(pairs)
+
+    def _add_vary(self, field: str) -> None:
+        """Merge ``field`` into ``Vary`` (as ``headers.add_vary``), keeping raw pairs raw."""
+        if self._headers is not None:
+            self.headers.add_vary(field)
+            return
+        raw = field.encode("latin-1")
+        extra = self._extra
+        if extra is not None:
+            for i, (name, value) in enumerate(extra):
+                if name == b"vary":
+                    present = [f.strip().lower() for f in value.split(b",")]
+                    if raw.lower() not in present:
+                        extra[i] = (b"vary", value + b", " + raw)
+                    return
+        self._add_raw(((b"vary", raw),))
 
     @property
     def is_streamed(self) -> bool:
@@ -327,10 +374,13 @@ class Response(metaclass=_ResponseType):
         """The ASGI header list, with Content-Type and Content-Length added when given."""
         h = self._headers
         ctype = self._ctype or default_ct
+        extra = self._extra
         if h is None:
             raw = [(b"content-type", ctype)] if ctype is not None else []
             if length is not None:
                 raw.append((b"content-length", _length_bytes(length)))
+            if extra is not None:
+                raw += extra
             return raw
         raw = h.to_asgi()
         d = h._data()
@@ -338,6 +388,8 @@ class Response(metaclass=_ResponseType):
             raw.append((b"content-type", ctype))
         if length is not None and "content-length" not in d:
             raw.append((b"content-length", _length_bytes(length)))
+        if extra is not None:
+            raw += extra
         return raw
 
     async def send(self, request: Request, send: Send) -> None:
@@ -348,19 +400,17 @@ class Response(metaclass=_ResponseType):
         """
         status = self.status_code
         if self._headers is None and self.body_iter is None and status == 200:
-            # The common case: a buffered body, no custom headers.
+            # The common case: a buffered body, no custom headers (but maybe
+            # the pre-encoded ones of junco's middleware).
             body = self.body
             n = len(body)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", self._ctype or request.app.default_ct),
-                        (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
-                    ],
-                }
-            )
+            raw = [
+                (b"content-type", self._ctype or request.app.default_ct),
+                (b"content-length", _LENGTHS[n] if n < 1024 else str(n).encode()),
+            ]
+            if self._extra is not None:
+                raw += self._extra
+            await send({"type": "http.response.start", "status": 200, "headers": raw})
             if request.method == "HEAD":
                 body = b""
             await send({"type": "http.response.body", "body": body})
@@ -386,6 +436,24 @@ class Response(metaclass=_ResponseType):
         await stream_body(self.body_iter, send, request.receive, self.farewell)
 
 
+_CTYPES: dict[str, bytes] = {}  # checked Content-Type values, encoded; bounded cache
+
+
+def _only_content_type(headers: Any) -> bytes | None:
+    """The encoded value when ``headers`` is a plain dict holding only a Content-Type."""
+    if type(headers) is not dict or len(headers) != 1:
+        return None
+    name, value = next(iter(headers.items()))
+    if type(value) is not str or type(name) is not str or name.lower() != "content-type":
+        return None
+    raw = _CTYPES.get(value)
+    if raw is None:
+        raw = Headers({name: value})["content-type"].encode("latin-1")  # checks the value
+        if len(_CTYPES) < 256:
+            _CTYPES[value] = raw
+    return raw
+
+
 class _AlreadyHandled(Response):
     """``Response.already_handled``: sends nothing, and its headers are throwaway."""
 
@@ -399,6 +467,12 @@ class _AlreadyHandled(Response):
 
     async def send(self, request: Request, send: Send) -> None:
         return None
+
+    def _add_raw(self, pairs: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]]) -> None:
+        pass  # shared: middleware's encoded pairs must not pile up here
+
+    def _add_vary(self, field: str) -> None:
+        pass
 
 
 Response.already_handled = _AlreadyHandled()
@@ -534,7 +608,9 @@ async def stream_body(
         with _draining.on_stop(stopped.set) if farewell is not None else nullcontext():
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if not pumper.done() and inside[0] and disconnected.is_set():
-            await asyncio.wait({pumper}, timeout=Response.close_grace)
+            # (a body that runs a handler rather than yielding asks for no grace)
+            grace = getattr(body, "close_grace", Response.close_grace)
+            await asyncio.wait({pumper}, timeout=grace)
         if not pumper.done():
             pumper.cancel()
         try:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hashlib
 import inspect
 import logging
 import math
@@ -54,10 +53,13 @@ from typing import (
     Protocol,
     TypeGuard,
     TypeVar,
+    cast,
     overload,
     runtime_checkable,
 )
 
+from ._signing import Signer
+from ._startup import RANDOM_KEY_STATE
 from .exceptions import ConfigurationError, HTTPException
 from .stores.resolve import resolve_store, startup_check
 
@@ -222,7 +224,10 @@ class Session:
     Args:
         app: The app; or call :meth:`init_app` later.
         secret_key: A key of at least 32 bytes, or a list of keys: the first
-            signs, all verify (to rotate, put the new key first).
+            signs, all verify (to rotate, put the new key first). Without
+            one, an app made with ``debug=True`` gets a random key (see
+            :func:`random_secret_key`: sessions end with the process, and
+            ``junco run`` says so); any other app raises.
         store: ``None`` keeps the data in a signed cookie. Server side, with
             only a signed id in the cookie: ``"memory"`` (this process), a
             Redis URL (``redis://``, ``rediss://``, ``unix://``; every
@@ -289,7 +294,8 @@ class Session:
         self.secure = secure
         self.clock = clock
         self.secret_key = secret_key
-        self._signer: Any = None
+        # Made by init_app, before any hook of this session can run.
+        self._signer = cast("Signer", None)
         self._apply_cookie_options(cookie_options)
         self._check_settings()
         if app is not None:
@@ -301,8 +307,15 @@ class Session:
         """Install the session hooks on ``app`` (needs the secret key by now).
 
         Raises:
-            ConfigurationError: no secret key, or one that is too short.
+            ConfigurationError: no secret key (and the app is not in debug
+                mode), or one that is too short.
         """
+        if self.secret_key is None and getattr(app, "debug", False) is True:
+            self.secret_key = random_secret_key(app)
+            logger.warning(
+                "Session has no secret_key: using a random one (debug mode), so sessions "
+                "end when the process does; pass secret_key=os.environ['SECRET_KEY']"
+            )
         self._signer = _make_signer(self.secret_key, self.store is not None)
         hooks = _CookieHooks(self) if self.store is None else _StoreHooks(self)
         app.extensions["session"] = self
@@ -390,12 +403,17 @@ class Session:
         Raises:
             HTTPException: 503 when the store is unreachable.
         """
+        s = self._attach(request)
+        if s._data is None and self.store is not None:
+            await self._load_record(s)
+        return s
+
+    def _attach(self, request: Request) -> SessionData:
+        """The session attached to ``request``, attaching one first if needed."""
         s = _attached(request)
         if s is None:
             s = SessionData(self, request)
             request.__dict__["session"] = s
-        if s._data is None and self.store is not None:
-            await self._load_record(s)
         return s
 
     # -- loading -----------------------------------------------------------------------
@@ -411,7 +429,7 @@ class Session:
         raw = s._raw = s._request.cookies.get(self.cookie_name)
         if raw is None or len(raw) > _MAX_INBOUND:
             return s._data
-        data = self._accept(s, _unsign(self._signer.loads, raw))
+        data = self._accept(s, self._signer.loads(raw))
         if data is not None:
             s._data = data
         return s._data
@@ -421,18 +439,18 @@ class Session:
         raw = s._raw = s._request.cookies.get(self.cookie_name)
         if raw is None or len(raw) > _MAX_INBOUND:
             return
-        sid = _unsign(self._signer.unsign, raw)
-        if not isinstance(sid, bytes) or not _ID.fullmatch(sid.decode("latin-1")):
+        sid = self._signer.unsign(raw)
+        if sid is None or not _ID.fullmatch(sid):
             return
         store = self.store
         assert store is not None
-        record = await self._store_call(store.load(sid.decode()))
+        record = await self._store_call(store.load(sid))
         data = self._accept(s, record)
         if data is not None:
-            s._sid = sid.decode()
+            s._sid = sid
             s._data = data
         elif record is not None:
-            await self._store_call(store.delete(sid.decode()))
+            await self._store_call(store.delete(sid))
 
     def _accept(self, s: SessionData, record: Any) -> dict[str, Any] | None:
         """The data of ``record`` if it is a well-formed, unexpired session (noting its times)."""
@@ -442,12 +460,12 @@ class Session:
         if not (isinstance(data, dict) and _is_time(created) and _is_time(active)):
             return None
         now = self.clock()
-        limits = (
-            (created, self.absolute_timeout),
-            (active, self.idle_timeout),
-            (active, self.max_age),
-        )
-        if any(limit is not None and now >= start + limit for start, limit in limits):
+        absolute, idle, max_age = self.absolute_timeout, self.idle_timeout, self.max_age
+        if (
+            (absolute is not None and now >= created + absolute)
+            or (idle is not None and now >= active + idle)
+            or (max_age is not None and now >= active + max_age)
+        ):
             return None
         s._created = created
         s._active = active
@@ -471,7 +489,7 @@ class Session:
         if not write and sliding and s._valid:
             write = sliding is True or self.clock() - s._active >= sliding
         if s._accessed or write:
-            response.headers.add_vary("Cookie")
+            response._add_vary("Cookie")
         return s if write else None
 
     def _commit_cookie(self, request: Request, response: Response) -> None:
@@ -509,7 +527,7 @@ class Session:
         record = {"d": data, "c": created, "a": now}
         await self._store_call(store.save(sid, record, self._ttl(created, now)))
         if sid != old or self.max_age is not None:
-            self._set_cookie(request, response, self._signer.sign(sid).decode())
+            self._set_cookie(request, response, self._signer.sign(sid))
 
     async def _store_call(self, call: Any) -> Any:
         try:
@@ -528,7 +546,7 @@ class Session:
         return max(1, math.ceil(ttl))
 
     def _encode(self, data: dict[str, Any], created: float, now: float) -> str:
-        value: str = self._signer.dumps({"d": data, "c": created, "a": now})
+        value = self._signer.dumps({"d": data, "c": created, "a": now})
         if len(self.cookie_name) + 1 + len(value) > MAX_COOKIE_BYTES:
             raise SessionTooLarge(
                 f"the session cookie would be {len(value)} bytes; browsers drop cookies "
@@ -576,10 +594,13 @@ class _CookieHooks:
         request.__dict__["session"] = SessionData(self.ext, request)
 
     def after_request(self, request: Request, response: Response) -> None:
+        s = request.__dict__.get("session")
+        if type(s) is SessionData and s._data is None and self.ext.sliding is not True:
+            s._done = True  # never looked at: nothing to write, nothing to vary on
+            return
         self.ext._commit_cookie(request, response)
 
-    def after_error_request(self, request: Request, response: Response) -> None:
-        self.ext._commit_cookie(request, response)
+    after_error_request = after_request
 
 
 class _StoreHooks:
@@ -713,20 +734,25 @@ def _canonical_signature(raw: str) -> bool:
     return base64.urlsafe_b64encode(decoded).rstrip(b"=") == sig.encode()
 
 
-def _make_signer(secret_key: Any, ids_only: bool) -> Any:
-    """An itsdangerous serializer (cookie data) or signer (ids) over the keys."""
-    keys = _keys(secret_key)
-    try:
-        from itsdangerous import Signer, URLSafeSerializer
-    except ImportError as exc:
-        raise ImportError('sessions need itsdangerous: pip install "junco[security]"') from exc
-    # itsdangerous signs with its *last* key; junco's first key is the current one.
-    ordered = list(reversed(keys))
-    if ids_only:
-        return Signer(ordered, salt=_ID_SALT, digest_method=hashlib.sha256)
-    return URLSafeSerializer(
-        ordered, salt=_COOKIE_SALT, signer_kwargs={"digest_method": hashlib.sha256}
-    )
+def _make_signer(secret_key: Any, ids_only: bool) -> Signer:
+    """The signer of session ids (server stores) or of the cookie's data."""
+    return Signer(_keys(secret_key), _ID_SALT if ids_only else _COOKIE_SALT)
+
+
+def random_secret_key(app: Any = None) -> str:
+    """A fresh random secret key (32 bytes), remembered on ``app`` as random.
+
+    For development: a key drawn at each start means every session and
+    signed token dies with the process. ``junco run`` warns about it in its
+    banner ("the secret key is random") when ``app`` is given. ``Session``
+    uses this by itself when an app in debug mode gives no key.
+
+    Args:
+        app: The app the key is for (its ``state`` records that the key is random).
+    """
+    if app is not None:
+        app.state[RANDOM_KEY_STATE] = True
+    return secrets.token_urlsafe(32)
 
 
 def _keys(secret_key: Any) -> list[bytes]:
@@ -760,5 +786,6 @@ __all__ = [
     "SessionStoreError",
     "SessionTooLarge",
     "get_session",
+    "random_secret_key",
     "with_session",
 ]

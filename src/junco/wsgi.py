@@ -12,7 +12,9 @@ a2wsgi leaves out:
   with ``Transfer-Encoding``, a path that is not UTF-8 or a chunked body the
   server cannot delimit gets a clean 4xx instead of an
   exception in the adapter; a chunked body the server delimits is read (up to
-  the app's ``max_content_length``) and passed on with its length;
+  the app's ``max_content_length``) and passed on with its length. These
+  refusals go through junco's error renderer (:func:`junco.errors.bare_error`):
+  a browser gets the HTML page, an API client JSON, anyone else text;
 - the target as the client sent it (gunicorn's ``RAW_URI``, uWSGI's and
   mod_wsgi's ``REQUEST_URI``) becomes ``raw_path``, so an encoded ``/`` is
   refused as under an ASGI server;
@@ -34,6 +36,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .errors import bare_error
+from .exceptions import HTTPException, status_phrase
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 INSTALL_HINT = 'WSGI support needs a2wsgi: pip install "junco[wsgi]"'
@@ -95,13 +99,7 @@ class WSGIApp:
         """Serve one WSGI request."""
         problem = _check_environ(environ, _max_body(self.app))
         if problem is not None:
-            status, text = problem
-            body = text.encode()
-            start_response(
-                status,
-                [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))],
-            )
-            return [body]
+            return _refuse(problem, environ, start_response)
         adapter, loop = self._start()
         return _Body(adapter(environ, start_response), environ, loop)
 
@@ -248,13 +246,24 @@ def _max_body(app: Any) -> int:
     return value if isinstance(value, int) else _DEFAULT_MAX_BODY
 
 
-def _check_environ(environ: Environ, max_body: int) -> tuple[str, str] | None:
-    """Make the environ safe for the adapter; ``(status, text)`` to refuse it."""
+def _refuse(exc: HTTPException, environ: Environ, start_response: StartResponse) -> list[bytes]:
+    """Answer ``exc`` without the app, in the form the client asked for."""
+    accept, ctype = environ.get("HTTP_ACCEPT"), environ.get("CONTENT_TYPE")
+    response = bare_error(exc, accept if isinstance(accept, str) else None, ctype or None)
+    body = response.body
+    headers = [(k.title(), v) for k, v in response.headers.items_all() if k != "content-length"]
+    headers.append(("Content-Length", str(len(body))))
+    start_response(f"{exc.status_code} {status_phrase(exc.status_code)}", headers)
+    return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
+
+
+def _check_environ(environ: Environ, max_body: int) -> HTTPException | None:
+    """Make the environ safe for the adapter; the error to refuse it with, if any."""
     for key in ("SCRIPT_NAME", "PATH_INFO"):
         try:
             environ.get(key, "").encode("latin-1").decode("utf-8")
         except UnicodeError:
-            return "400 Bad Request", "the path is not valid UTF-8"
+            return HTTPException(400, "the path is not valid UTF-8")
     query = environ.get("QUERY_STRING", "")
     if not query.isascii():
         # Raw bytes a browser would have percent-encoded; the adapter needs ASCII.
@@ -266,19 +275,19 @@ def _check_environ(environ: Environ, max_body: int) -> tuple[str, str] | None:
     elif coding:
         # RFC 9112 6.3: both framings at once is how requests are smuggled
         # past a proxy that reads the other one. Never guess which was meant.
-        return "400 Bad Request", "Content-Length and Transfer-Encoding together"
+        return HTTPException(400, "Content-Length and Transfer-Encoding together")
     else:
         if not (length.isascii() and length.isdigit()) or len(length) > 18:
-            return "400 Bad Request", "invalid Content-Length"
+            return HTTPException(400, "invalid Content-Length")
         return None
     if "chunked" not in coding.lower():
         return None
     if not environ.get("wsgi.input_terminated"):
-        return "411 Length Required", "this server needs a Content-Length"
+        return HTTPException(411, "this server needs a Content-Length")
     return _buffer_chunked(environ, max_body)
 
 
-def _buffer_chunked(environ: Environ, max_body: int) -> tuple[str, str] | None:
+def _buffer_chunked(environ: Environ, max_body: int) -> HTTPException | None:
     """Read a chunked body the server delimits, so the adapter sees a length."""
     stream = environ["wsgi.input"]
     buffer = io.BytesIO()
@@ -288,7 +297,7 @@ def _buffer_chunked(environ: Environ, max_body: int) -> tuple[str, str] | None:
             break
         buffer.write(chunk)
         if buffer.tell() > max_body:
-            return "413 Content Too Large", "request body too large"
+            return HTTPException(413, extra={"limit": max_body})
     environ["CONTENT_LENGTH"] = str(buffer.tell())
     environ.pop("HTTP_TRANSFER_ENCODING", None)
     buffer.seek(0)

@@ -10,7 +10,7 @@ from examples.showcase.app import create_app
 from examples.showcase.config import Config
 from playwright.sync_api import FilePayload, Page, expect
 
-from tests.browser.conftest import NewContext, signup
+from tests.browser.conftest import NewContext, login, signup
 from tests.servers import free_port, serve
 
 pytestmark = pytest.mark.e2e
@@ -41,6 +41,21 @@ def test_too_many_logins_get_a_styled_page_saying_when_to_retry(
         )
         expect(page.locator("header .brand")).to_be_visible()  # the site's own layout
         shot(page, tmp_path, "login-429")
+
+
+def test_successful_logins_do_not_count_against_the_login_limit(
+    new_context: NewContext, tmp_path: Path
+) -> None:
+    with serve(create_app(Config(login_rate="2/minute"))) as base:
+        page = new_context().new_page()
+        signup(page, base, "regular")
+        for _ in range(5):  # log out and in again, well past the limit of 2 a minute
+            page.click("#logout")
+            page.wait_for_url(base + "/")
+            login(page, base, "regular")
+            page.wait_for_url(base + "/notes")
+            expect(page.locator("#logout")).to_have_text("Log out regular")
+        shot(page, tmp_path, "logins-not-counted")
 
 
 def test_an_attachment_over_the_limit_says_the_limit(
@@ -105,3 +120,36 @@ def test_the_tour_looks_like_the_rest_of_the_site(
     # The showcase's stylesheet applies (its table style, not the browser's default).
     assert page.evaluate("getComputedStyle(document.body).margin") != "8px"
     shot(page, tmp_path, "tour")
+
+
+def test_an_admin_reads_the_audit_trail_and_nobody_else_does(
+    new_context: NewContext, tmp_path: Path
+) -> None:
+    with serve(create_app(Config(login_rate="100/minute", admins=("boss",)))) as base:
+        guesser = new_context().new_page()
+        guesser.goto(base + "/login")
+        guesser.fill("input[name=username]", "boss")
+        guesser.fill("input[name=password]", "<script>alert(1)</script>")
+        guesser.click("form.stacked button[type=submit]")
+        expect(guesser.locator("p.error")).to_have_text("Wrong user name or password.")
+        # A logged-in user who is not an admin: no link, and a styled 403.
+        signup(guesser, base, "visitor")
+        expect(guesser.locator("header nav a", has_text="Audit")).to_have_count(0)
+        response = guesser.goto(base + "/admin/audit")
+        assert response is not None
+        assert response.status == 403
+        expect(guesser.locator("h1")).to_have_text("Forbidden")
+        expect(guesser.locator("main")).to_contain_text("only administrators")
+        shot(guesser, tmp_path, "audit-forbidden")
+        page = new_context().new_page()
+        signup(page, base, "boss")
+        page.click("header nav a:has-text('Audit')")
+        page.wait_for_url(base + "/admin/audit")
+        rows = page.locator("#audit tbody tr")
+        expect(rows.first).to_contain_text("POST /signup")  # newest first: boss's sign-up
+        expect(rows.first).to_contain_text("boss")
+        failed = page.locator("#audit tbody tr.refused", has_text="POST /login")
+        expect(failed).to_contain_text("401")
+        expect(failed).to_contain_text("anonymous")
+        expect(page.locator("#audit tbody tr", has_text="visitor")).to_have_count(1)
+        shot(page, tmp_path, "audit-trail")

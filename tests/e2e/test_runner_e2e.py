@@ -405,6 +405,20 @@ def test_start_server_on_hypercorn_with_tls_files(tmp_path: Path) -> None:
 # -- what junco run tells the person running it -------------------------------------------
 
 
+def test_banner_warns_when_junco_drew_the_secret_key(tmp_path: Path) -> None:
+    (tmp_path / "devapp.py").write_text(
+        "from junco import Junco, Session\n"
+        "app = Junco(debug=True)\n"
+        "Session(app)  # no key: a debug app gets a random one\n"
+    )
+    with junco_run(tmp_path, target="devapp:app", cwd=tmp_path) as served:
+        wait_for(lambda: "Uvicorn running" in served.output(), "the server's start line")
+        out = served.output()
+    assert "debug ON" in out
+    assert "warning: the secret key is random: sessions will not survive a restart" in out
+    assert "Session has no secret_key: using a random one" in out
+
+
 def test_banner_and_the_audit_trail_in_json_lines(tmp_path: Path, http: httpx.Client) -> None:
     import json
 

@@ -569,3 +569,38 @@ def test_a_loop_ending_with_records_pending_warns_of_nothing(kind: str) -> None:
     # asyncio.run cancels the sink's task before it ever ran: no "never awaited".
     assert call(app, "POST", "/echo").status_code == 200
     assert audit.dropped == 0
+
+
+# -- the ring of recent records -----------------------------------------------------------
+
+
+def test_recent_records_newest_first_and_bounded() -> None:
+    records: list[dict[str, Any]] = []
+    app, audit = site(records, keep=3)
+    assert audit.recent() == []
+
+    async def main() -> None:
+        client = TestClient(app)
+        for n in range(5):
+            await client.post(f"/items/{n}")
+        await client.get("/items/9")  # not a recorded method
+        await client.post("/forbidden")
+
+    asyncio.run(main())
+    recent = audit.recent()
+    assert [(r["path"], r["status"]) for r in recent] == [
+        ("/forbidden", 403),
+        ("/items/4", 200),
+        ("/items/3", 200),
+    ]
+    assert recent[0] == records[-1]  # the same record the sink got
+    recent[0]["path"] = "/changed"  # a copy: the ring is not changed through it
+    assert audit.recent()[0]["path"] == "/forbidden"
+
+
+def test_keep_zero_keeps_nothing_and_negative_is_refused() -> None:
+    app, audit = site([], keep=0)
+    call(app, "POST", "/echo")
+    assert audit.recent() == []
+    with pytest.raises(ValueError, match="keep"):
+        Audit(Junco(), keep=-1)

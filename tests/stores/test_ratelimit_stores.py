@@ -12,7 +12,9 @@ from junco.stores.ratelimit_memory import (
     MemoryRateLimitStore,
     Outcome,
     RateLimitStore,
+    RefundingStore,
     allows,
+    refunded,
     remaining,
     roll,
     wait_ms,
@@ -346,5 +348,125 @@ def test_a_client_passed_in_stays_open(redis_db: str) -> None:
         await client.aclose()
         with pytest.raises(TypeError, match="options"):
             RedisRateLimitStore(client, socket_timeout=1)
+
+    asyncio.run(main())
+
+
+# -- refunds ------------------------------------------------------------------------------
+
+
+def test_refunded_takes_the_count_from_the_window_it_was_made_in() -> None:
+    w = MINUTE
+    now = 10 * w + 5
+    assert refunded((10, 4, 3), now, w) == (10, 4, 2)  # same window: from cur
+    assert refunded((11, 3, 1), now, w) == (11, 2, 1)  # moved on by one: from prev
+    assert refunded((12, 3, 1), now, w) is None  # no longer weighs
+    assert refunded((10, 4, 0), now, w) is None  # never below zero
+    assert refunded((11, 0, 1), now, w) is None
+
+
+async def _refund_cycle(store: RefundingStore, key: str) -> None:
+    """Count, then give back: what a request that does not count does."""
+    checks = [(key, 5, DAY)]
+    outcome = await store.hit(checks)
+    if outcome.allowed:
+        await store.refund(checks, outcome.now)
+
+
+async def _refund_behaviour(store: RefundingStore) -> None:
+    key = "{c}:k"
+    checks = [(key, 3, DAY)]
+    for _ in range(50):  # many requests that are all given back never run out
+        await _refund_cycle(store, key)
+    first = await store.hit(checks)
+    assert first.allowed
+    assert sum(first.counts[0]) == 1
+    outcomes = [await store.hit(checks) for _ in range(3)]
+    assert [o.allowed for o in outcomes] == [True, True, False]
+    # Concurrent counted requests still stop at the limit: counting comes first.
+    await store.refund(checks, first.now)
+    racing = await asyncio.gather(*(store.hit(checks) for _ in range(20)))
+    assert sum(o.allowed for o in racing) == 1
+    # A refund of a counter that does not exist creates nothing; counts stay >= 0.
+    await store.refund([("{c}:other", 3, DAY)], first.now)
+    again = [await store.hit([("{c}:other", 3, DAY)]) for _ in range(4)]
+    assert [o.allowed for o in again] == [True, True, True, False]
+
+
+def test_memory_store_refunds() -> None:
+    store = MemoryRateLimitStore()
+    assert isinstance(store, RefundingStore)
+    asyncio.run(_refund_behaviour(store))
+    assert "{c}:other" in store
+
+
+def test_memory_store_refund_after_the_window_moved() -> None:
+    clock = Clock()
+    store = MemoryRateLimitStore(clock=clock)
+    checks = [("k", 2, MINUTE)]
+    first = asyncio.run(store.hit(checks))
+    clock.now += 60  # the next window: the first count now weighs as "previous"
+    assert asyncio.run(store.hit(checks)).counts == [(1, 1)]
+    asyncio.run(store.refund(checks, first.now))
+    assert asyncio.run(store.hit(checks)).counts == [(0, 2)]
+    clock.now += 120  # two windows on: a refund of an old count changes nothing
+    asyncio.run(store.refund(checks, first.now))
+    assert asyncio.run(store.hit(checks)).counts == [(0, 1)]
+
+
+def test_memory_store_refund_of_an_evicted_counter_creates_nothing() -> None:
+    store = MemoryRateLimitStore(max_keys=1)
+    one = asyncio.run(store.hit([("a", 5, MINUTE)]))
+    asyncio.run(store.hit([("b", 5, MINUTE)]))  # evicts "a"
+    asyncio.run(store.refund([("a", 5, MINUTE)], one.now))
+    assert "a" not in store
+    assert len(store) == 1
+
+
+def test_memory_store_concurrent_refunds_are_exact() -> None:
+    store = MemoryRateLimitStore()
+
+    async def main() -> Outcome:
+        await asyncio.gather(*(_refund_cycle(store, "k") for _ in range(200)))
+        return await store.hit([("k", 5, DAY)])
+
+    assert sum(asyncio.run(main()).counts[0]) == 1
+
+
+def test_redis_store_refunds(redis_db: str) -> None:
+    async def main() -> None:
+        store = patient_store(redis_db)
+        assert isinstance(store, RefundingStore)
+        await _refund_behaviour(store)
+        # Two stores (two workers) giving back concurrently lose no update.
+        other = patient_store(redis_db)
+        await asyncio.gather(
+            *(_refund_cycle(other if i % 2 else store, "{c}:shared") for i in range(100))
+        )
+        assert sum((await store.hit([("{c}:shared", 5, DAY)])).counts[0]) == 1
+        await store.close()
+        await other.close()
+
+    asyncio.run(main())
+
+
+def test_redis_store_refund_after_the_window_moved(redis_db: str) -> None:
+    """The script's window arithmetic, driven with a hit time one window back."""
+
+    async def main() -> None:
+        store = patient_store(redis_db)
+        window = 1000
+        checks = [("{c}:w", 100, window)]
+        now = (await store.hit(checks)).now
+        await store.client.hset("{c}:w", mapping={"i": now // window, "p": 4, "c": 2})
+        await store.refund(checks, now - window)  # a hit made in the previous window
+        assert await store.client.hmget("{c}:w", ["p", "c"]) == [b"3", b"2"]
+        await store.refund(checks, now)
+        assert await store.client.hmget("{c}:w", ["p", "c"]) == [b"3", b"1"]
+        await store.refund(checks, now - 2 * window)  # too old: no change
+        await store.refund([("{c}:gone", 5, window)], now)
+        assert await store.client.hmget("{c}:w", ["p", "c"]) == [b"3", b"1"]
+        assert not await store.client.exists("{c}:gone")
+        await store.close()
 
     asyncio.run(main())

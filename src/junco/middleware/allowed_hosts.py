@@ -89,11 +89,12 @@ class AllowedHosts:
     def before_request(self, request: Request) -> None:
         """Raise ``HTTPException(400)`` unless the request's host is allowed."""
         apply_proxy_headers(request)
-        raw = None
-        for name, value in request.asgi_scope.get("headers", ()):
-            if name == b"host":
-                raw = value
-                break
+        raw = request._raw_host  # seen by the dispatcher's header scan
+        if raw is None:
+            for name, value in request.asgi_scope.get("headers", ()):
+                if name == b"host":
+                    raw = value
+                    break
         if raw is None or (raw not in self._ok and not self.allows(raw)):
             raise HTTPException(400, REFUSAL)
 

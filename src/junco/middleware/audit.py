@@ -23,6 +23,10 @@ at most ``max_pending`` such tasks run at once, and records beyond that are
 dropped and counted (``audit.dropped``) with a warning, so a stuck sink costs
 bounded memory instead of stalling every response. ``await audit.flush()``
 waits for the pending ones (done at app shutdown).
+
+The last ``keep`` records (100 by default) also stay in a ring in this
+process's memory, for an admin page: :meth:`Audit.recent`. The ring is
+bounded whatever the traffic; each worker process has its own.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import json
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -131,9 +136,11 @@ class Audit:
         user_id: ``user_id(request) -> str | None``, to find the user yourself.
         timeout: Seconds an async sink may take per record.
         max_pending: Most async sink calls running at once.
+        keep: How many of the latest records :meth:`recent` returns (0: none kept).
 
     Raises:
-        ValueError: an unknown level, or a non-positive timeout or max_pending.
+        ValueError: an unknown level, a non-positive timeout or max_pending,
+            or a negative ``keep``.
     """
 
     def __init__(
@@ -148,11 +155,15 @@ class Audit:
         user_id: Callable[[Request], Any] | None = None,
         timeout: float = 5.0,
         max_pending: int = 1000,
+        keep: int = 100,
     ) -> None:
         if level not in ("metadata", "request"):
             raise ConfigurationError("level must be 'metadata' or 'request'")
         if timeout <= 0 or max_pending < 1:
             raise ConfigurationError("timeout and max_pending must be positive")
+        if keep < 0:
+            raise ConfigurationError("keep must be 0 or more")
+        self._recent: deque[dict[str, Any]] | None = deque(maxlen=keep) if keep else None
         self.level = level
         self.sink: Sink = sink or log_sink
         self._sink_async = is_async_callable(self.sink)
@@ -189,7 +200,18 @@ class Audit:
         except Exception:
             logger.exception("building the audit record failed")
             return
+        if self._recent is not None:
+            self._recent.append(record)  # deque: thread-safe, the oldest falls out
         self._emit(record)
+
+    def recent(self) -> list[dict[str, Any]]:
+        """The latest records of this process, newest first (at most ``keep``).
+
+        For an admin page; copies, so whoever shows them cannot change the ring.
+        """
+        if self._recent is None:
+            return []
+        return [dict(record) for record in reversed(self._recent)]
 
     after_error_request = after_request
 

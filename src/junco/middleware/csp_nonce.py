@@ -33,10 +33,10 @@ the order of registration does not matter.
 
 from __future__ import annotations
 
-import secrets
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from .._random import random_token
 from ..exceptions import ConfigurationError
 from ..request import current_request
 
@@ -50,6 +50,8 @@ _NONCE_ATTR = "csp_nonce"
 _PLACEHOLDER = "\x00"  # never in a header value: safe to substitute
 _CSP = "content-security-policy"
 _CSP_REPORT_ONLY = "content-security-policy-report-only"
+_CSP_RAW = _CSP.encode()
+_CSP_REPORT_ONLY_RAW = _CSP_REPORT_ONLY.encode()
 _DIRECTIVES = frozenset(("script-src", "style-src"))
 
 
@@ -66,7 +68,7 @@ def csp_nonce(request: Request | None = None) -> str:
     d = request.__dict__
     nonce: str | None = d.get(_NONCE_ATTR)
     if nonce is None:
-        nonce = d[_NONCE_ATTR] = secrets.token_urlsafe(16)
+        nonce = d[_NONCE_ATTR] = random_token()
     return nonce
 
 
@@ -103,6 +105,12 @@ def _template(policy: str, directives: tuple[str, ...]) -> str:
     return "; ".join(parts)
 
 
+@lru_cache(maxsize=128)
+def _raw_template(policy: bytes, directives: tuple[str, ...]) -> bytes:
+    """:func:`_template` for an encoded policy."""
+    return _template(policy.decode("latin-1"), directives).encode("latin-1")
+
+
 def _sources(part: str) -> list[str]:
     return [s.lower() if s.lower() == "'none'" else s for s in part.split()[1:]]
 
@@ -131,6 +139,8 @@ class CSPNonce:
         if style and "style-src" not in names:
             names.append("style-src")
         self.directives: tuple[str, ...] = tuple(names)
+        # (policy bytes, directives, template) of the last merge into raw pairs.
+        self._last: tuple[bytes | None, tuple[str, ...], bytes] = (None, (), b"")
         if app is not None:
             if not hasattr(app, "add_middleware"):
                 raise ConfigurationError("the first argument is the app; pass settings by keyword")
@@ -144,6 +154,8 @@ class CSPNonce:
             if response.body_iter is None:
                 return
             nonce = csp_nonce(request)  # the body is rendered after the headers are sent
+        if response._headers is None and self._merge_raw(request, response, nonce):
+            return
         d = response.headers._data()
         current = d.get(_CSP)
         if current is None:
@@ -157,6 +169,40 @@ class CSPNonce:
             d[_CSP_REPORT_ONLY] = self._merged(report_only, nonce)
 
     after_error_request = after_request
+
+    def _merge_raw(self, request: Request, response: Response, nonce: str) -> bool:
+        """The same on a response with only encoded pairs (False: let the general path do it)."""
+        extra = response._extra
+        at = -1
+        if extra is not None:
+            for i, (name, _) in enumerate(extra):
+                if name == _CSP_RAW:
+                    if at >= 0:
+                        return False  # several policies
+                    at = i
+                elif name == _CSP_REPORT_ONLY_RAW:
+                    return False
+        if at < 0:
+            value = merge_nonce("", nonce, self.directives)
+            response._add_raw(((_CSP_RAW, value.encode("latin-1")),))
+            request.__dict__[FALLBACK_KEY] = (value, nonce, self.directives)
+            return True
+        assert extra is not None
+        policy = extra[at][1]
+        raw_nonce = nonce.encode("latin-1")
+        last = self._last
+        if last[0] is policy and last[1] == self.directives:
+            # The same policy object as before (SecurityHeaders' constant one),
+            # so it cannot hold this request's nonce yet: no search, no lookup.
+            extra[at] = (_CSP_RAW, last[2].replace(b"\x00", raw_nonce))
+        elif b"'nonce-" + raw_nonce + b"'" not in policy:
+            template = _raw_template(policy, self.directives)
+            self._last = (policy, self.directives, template)
+            extra[at] = (
+                _CSP_RAW,
+                template.replace(b"\x00", raw_nonce),
+            )
+        return True
 
     def _merged(self, values: list[str], nonce: str) -> list[str]:
         marker = f"'nonce-{nonce}'"

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from ..request import Request
 
 _APPLIED = "_junco_proxy_applied"
+_FOUND = "_junco_proxy_found"  # app.__dict__ key: (app version, its ProxyHeaders or None)
 _CLIENT_IP = "client_ip"
 _CACHE_SIZE = 1024
 _SCHEMES = {"http": ("http", "ws"), "https": ("https", "wss"), "ws": ("http", "ws")}
@@ -301,12 +302,19 @@ def _replace_host(request: Request, host: str) -> None:
     headers.append((b"host", raw))
     scope["headers"] = headers
     request._headers = None
+    request._raw_host = raw
 
 
 def _find(request: Request) -> ProxyHeaders | None:
-    for middleware in request.app.middleware:
-        if isinstance(middleware, ProxyHeaders):
-            return middleware
+    # The app's answer is cached until anything is registered on it.
+    app = request.app
+    gen = app._version
+    cached = app.__dict__.get(_FOUND)
+    if cached is None or cached[0] != gen:
+        found = next((m for m in app.middleware if isinstance(m, ProxyHeaders)), None)
+        cached = app.__dict__[_FOUND] = (gen, found)
+    if cached[1] is not None:
+        return cached[1]
     sub = request.subapp
     if sub is not None:
         for middleware in sub.middleware:

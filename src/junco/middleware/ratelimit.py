@@ -45,6 +45,7 @@ from ..stores.ratelimit_memory import (
     MemoryRateLimitStore,
     Outcome,
     RateLimitStore,
+    RefundingStore,
     allows,
     remaining,
     wait_ms,
@@ -58,10 +59,13 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 KeyFunc = Callable[["Request"], Any]  # returns str, None (exempt) or an awaitable of those
+#: ``count_when(request, response) -> bool``: whether a request that was let through counts.
+CountWhen = Callable[["Request", "Response"], Any]
 logger = logging.getLogger("junco")
 
 _MARK = "_junco_rate_limits"
 _STATE = "_junco_rate_limit"
+_COUNTED = "_junco_rate_counted"
 _UNITS = {
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
     **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
@@ -121,6 +125,7 @@ class Limit:
     methods: frozenset[str] | None
     owner: Any
     scope: str = ""  # "" for route limits: the route supplies it
+    count_when: CountWhen | None = None
 
     def applies(self, method: str) -> bool:
         ms = self.methods
@@ -247,7 +252,12 @@ class RateLimit:
     # -- configuration -----------------------------------------------------------------
 
     def limit(
-        self, rate: str, key: KeyFunc | None = None, methods: Iterable[str] | None = None
+        self,
+        rate: str,
+        key: KeyFunc | None = None,
+        methods: Iterable[str] | None = None,
+        *,
+        count_when: CountWhen | None = None,
     ) -> Callable[[F], F]:
         """Limit the decorated handler; put it above or below ``@app.route``.
 
@@ -258,11 +268,18 @@ class RateLimit:
             rate: e.g. ``'5/minute'`` or ``'10/second;200/hour'``.
             key: Overrides the limiter's key function for this limit.
             methods: Count only these methods (all of the route's by default).
+            count_when: ``count_when(request, response) -> bool``, called once
+                the response is made: a request it says does not count is
+                given back to the limit (e.g. successful logins, with
+                ``lambda request, response: response.status_code >= 400``).
+                Every request is counted up front, so the limit stays exact
+                under concurrency; see :meth:`refund`.
 
         Raises:
-            ValueError: ``rate`` is not a rate.
+            ValueError: ``rate`` is not a rate, or ``count_when`` is given with
+                a store that cannot give counts back.
         """
-        spec = Limit(parse_rates(rate), key, _methods(methods), self)
+        spec = Limit(parse_rates(rate), key, _methods(methods), self, "", self._when(count_when))
 
         def decorator(f: F) -> F:
             try:
@@ -282,27 +299,41 @@ class RateLimit:
         rate: str,
         methods: Iterable[str] | None = None,
         key: KeyFunc | None = None,
+        *,
+        count_when: CountWhen | None = None,
     ) -> None:
         """Limit requests to ``path``, whether or not a route matches.
 
         ``'/api/*'`` covers ``/api`` and everything below it with one counter
-        per client; any other path matches itself only.
+        per client; any other path matches itself only. ``count_when`` is as
+        for :meth:`limit`.
 
         Raises:
-            ValueError: ``rate`` is not a rate, or ``path`` does not start with ``/``.
+            ValueError: ``rate`` is not a rate, ``path`` does not start with
+                ``/``, or ``count_when`` is given with a store that cannot
+                give counts back.
         """
         if not path.startswith("/"):
             raise ConfigurationError(f"a rule's path must start with '/': {path!r}")
         ms = _methods(methods)
         rates = parse_rates(rate)
+        when = self._when(count_when)
         if path.endswith("/*"):
             base = normalize_path(path[:-2] or "/")
-            spec = Limit(rates, key, ms, self, f"p:{base}/*{_scope_suffix(ms)}")
+            spec = Limit(rates, key, ms, self, f"p:{base}/*{_scope_suffix(ms)}", when)
             self._prefixes.append((base, spec))
         else:
             base = normalize_path(path)
-            spec = Limit(rates, key, ms, self, f"p:{base}{_scope_suffix(ms)}")
+            spec = Limit(rates, key, ms, self, f"p:{base}{_scope_suffix(ms)}", when)
             self._exact.setdefault(base, []).append(spec)
+
+    def _when(self, count_when: CountWhen | None) -> CountWhen | None:
+        if count_when is not None and not isinstance(self.store, RefundingStore):
+            raise ConfigurationError(
+                f"count_when needs a store that can give counts back (a refund() method);"
+                f" {type(self.store).__name__} has none"
+            )
+        return count_when
 
     # -- hooks -------------------------------------------------------------------------
 
@@ -311,7 +342,7 @@ class RateLimit:
         found = self._applicable(request)
         if not found:
             return
-        checks = await self._checks(request, found)
+        checks, whens = await self._checks(request, found)
         if not checks:
             return
         try:
@@ -322,6 +353,9 @@ class RateLimit:
         if outcome.allowed:
             if self.headers:
                 request.__dict__[_STATE] = _headers(checks, outcome, None)
+            request.__dict__[_COUNTED] = (checks, outcome.now, whens)
+            if any(whens):
+                request.after_request(self._settle)
             return
         refused = _headers(checks, outcome, _refusal(checks, outcome))
         if self.headers:
@@ -338,7 +372,60 @@ class RateLimit:
             for name, value in values.items():
                 d[name.lower()] = [value]
 
-    after_error_request = after_request
+    async def after_error_request(self, request: Request, response: Response) -> None:
+        """As :meth:`after_request`; also settles ``count_when`` on error responses."""
+        self.after_request(request, response)
+        if _COUNTED in request.__dict__:
+            await self._settle(request, response)
+
+    async def refund(self, request: Request) -> None:
+        """Give back every count this limiter made for ``request``: it costs nothing.
+
+        Call it from a handler that knows its request should not count (a
+        successful login). The request was counted when it was let through, so
+        concurrent requests never pass more than the limit; this only lowers
+        the counts afterwards. A second call, or a call for a request that
+        was not counted (no limit applied, the store was down), does nothing.
+        A store failure is logged, not raised.
+
+        Raises:
+            ConfigurationError: the store cannot give counts back.
+        """
+        counted = request.__dict__.pop(_COUNTED, None)
+        if counted is not None:
+            await self._give_back(counted[0], counted[1])
+
+    async def _settle(self, request: Request, response: Response) -> None:
+        """Give back the counts of the ``count_when`` limits that say this request is free."""
+        counted = request.__dict__.pop(_COUNTED, None)
+        if counted is None:
+            return
+        checks, now, whens = counted
+        back: list[Check] = []
+        for check, when in zip(checks, whens, strict=True):
+            if when is None:
+                continue
+            try:
+                counts = when(request, response)
+                if inspect.isawaitable(counts):
+                    counts = await counts
+            except Exception:
+                logger.exception("count_when failed; the request stays counted")
+                continue
+            if not counts:
+                back.append(check)
+        if back:
+            await self._give_back(back, now)
+
+    async def _give_back(self, checks: Sequence[Check], now: int) -> None:
+        refund = getattr(self.store, "refund", None)
+        if refund is None:
+            name = type(self.store).__name__
+            raise ConfigurationError(f"{name} cannot give counts back (no refund())")
+        try:
+            await refund(checks, now)
+        except self._errors as exc:
+            self._log_store_failure(exc)
 
     # -- internals ---------------------------------------------------------------------
 
@@ -386,8 +473,12 @@ class RateLimit:
             specs = self._routes[route] = tuple(collected)
         return specs
 
-    async def _checks(self, request: Request, found: list[tuple[Limit, str]]) -> list[Check]:
+    async def _checks(
+        self, request: Request, found: list[tuple[Limit, str]]
+    ) -> tuple[list[Check], list[CountWhen | None]]:
+        """The store's checks for ``found``, and each one's ``count_when``."""
         checks: list[Check] = []
+        whens: list[CountWhen | None] = []
         seen: set[str] = set()
         keys: dict[Any, str | None] = {}
         for spec, scope in found:
@@ -407,9 +498,20 @@ class RateLimit:
                 if name not in seen:
                     seen.add(name)
                     checks.append((name, rate.limit, rate.window))
-        return checks
+                    whens.append(spec.count_when)
+        return checks, whens
 
     def _store_failed(self, exc: BaseException) -> None:
+        self._log_store_failure(exc)
+        if not self.fail_open:
+            raise HTTPException(
+                503,
+                "rate-limit store unavailable",
+                {"Retry-After": "1"},
+                code="rate_limit_store_unavailable",
+            )
+
+    def _log_store_failure(self, exc: BaseException) -> None:
         now = time.monotonic()
         if now - self._last_log >= _LOG_EVERY:
             extra = f" ({self._suppressed} more since the last report)" if self._suppressed else ""
@@ -419,13 +521,6 @@ class RateLimit:
             self._suppressed = 0
         else:
             self._suppressed += 1
-        if not self.fail_open:
-            raise HTTPException(
-                503,
-                "rate-limit store unavailable",
-                {"Retry-After": "1"},
-                code="rate_limit_store_unavailable",
-            )
 
 
 def _counter_store(spec: RateLimitStore | str) -> RateLimitStore:
@@ -483,4 +578,4 @@ def _headers(
     }
 
 
-__all__ = ["Limit", "Rate", "RateLimit", "parse_rates", "remote_address"]
+__all__ = ["CountWhen", "Limit", "Rate", "RateLimit", "parse_rates", "remote_address"]

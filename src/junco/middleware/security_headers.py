@@ -43,6 +43,8 @@ _SECURE_SCHEMES = frozenset(("https", "wss"))
 _PRELOAD_MIN_AGE = 31536000  # one year: the hstspreload.org requirement
 _CSP = "content-security-policy"
 _HSTS = "strict-transport-security"
+_CSP_RAW = _CSP.encode()
+_HSTS_RAW = _HSTS.encode()
 
 
 class SecurityHeaders:
@@ -104,16 +106,45 @@ class SecurityHeaders:
         if _CSP in checked or _HSTS in checked:
             raise ConfigurationError("set CSP and HSTS with their own arguments, not in extra")
         self._pairs: tuple[tuple[str, str], ...] = tuple(checked.items())
-        self.content_security_policy: str | None = None
-        if content_security_policy:
-            self.content_security_policy = Headers({_CSP: content_security_policy})[_CSP]
-        self.hsts: str | None = None
+        self._csp: str | None = None
+        self._hsts: str | None = None
+        self.content_security_policy = content_security_policy or None
         if hsts:
             self.hsts = _hsts_value(hsts_max_age, hsts_include_subdomains, hsts_preload)
         if app is not None:
             if not hasattr(app, "add_middleware"):
                 raise ConfigurationError("the first argument is the app; pass settings by keyword")
             app.add_middleware(self)
+
+    @property
+    def content_security_policy(self) -> str | None:
+        """The ``Content-Security-Policy`` value (None: none is sent)."""
+        return self._csp
+
+    @content_security_policy.setter
+    def content_security_policy(self, value: str | None) -> None:
+        self._csp = Headers({_CSP: value})[_CSP] if value else None  # checked as a header
+        self._encode()
+
+    @property
+    def hsts(self) -> str | None:
+        """The ``Strict-Transport-Security`` value sent on https (None: not sent)."""
+        return self._hsts
+
+    @hsts.setter
+    def hsts(self, value: str | None) -> None:
+        self._hsts = Headers({_HSTS: value})[_HSTS] if value else None
+        self._encode()
+
+    def _encode(self) -> None:
+        """Encode the headers once, for responses whose headers are still raw pairs."""
+        raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in self._pairs]
+        self._raw_names = frozenset(n for n, _ in raw) | {_CSP_RAW, _HSTS_RAW}
+        self._raw_no_csp = tuple(raw)
+        if self._csp is not None:
+            raw.append((_CSP_RAW, self._csp.encode("latin-1")))
+        self._raw = tuple(raw)
+        self._raw_hsts = None if self._hsts is None else self._hsts.encode("latin-1")
 
     @property
     def headers(self) -> dict[str, str]:
@@ -127,6 +158,8 @@ class SecurityHeaders:
 
     def after_request(self, request: Request, response: Response) -> None:
         """Add the missing headers to ``response`` (a successful one or an error)."""
+        if response._headers is None and self._add_raw(request, response):
+            return
         # Straight into the Headers dict: the names are lower-cased and the
         # values were checked once, at construction.
         d = response.headers._data()
@@ -148,6 +181,36 @@ class SecurityHeaders:
             d[_HSTS] = [self.hsts]
 
     after_error_request = after_request
+
+    def _add_raw(self, request: Request, response: Response) -> bool:
+        """Add the encoded headers to a response with no ``Headers`` yet (False: cannot)."""
+        pairs = self._raw
+        extra = response._extra
+        # Of the pairs other junco middleware add, only CSPNonce's stand-in
+        # policy can be one of ours, and it leaves a note on the request.
+        if extra is not None and FALLBACK_KEY in request.__dict__:
+            names = self._raw_names
+            for i, (name, value) in enumerate(extra):
+                if name in names:
+                    merged = self._merge_stand_in(request, name, value)
+                    if merged is None:
+                        return False  # set by someone else: the general path decides
+                    extra[i] = (name, merged)
+                    pairs = self._raw_no_csp
+        response._add_raw(pairs)
+        if self._raw_hsts is not None and request.asgi_scope.get("scheme") in _SECURE_SCHEMES:
+            response._add_raw(((_HSTS_RAW, self._raw_hsts),))
+        return True
+
+    def _merge_stand_in(self, request: Request, name: bytes, value: bytes) -> bytes | None:
+        """Our policy with the nonce merged, if ``value`` is ``CSPNonce``'s stand-in."""
+        fallback = request.__dict__.get(FALLBACK_KEY)
+        csp = self.content_security_policy
+        if name != _CSP_RAW or fallback is None or csp is None:
+            return None
+        if value != fallback[0].encode("latin-1"):
+            return None
+        return merge_nonce(csp, fallback[1], fallback[2]).encode("latin-1")
 
 
 def _frame_options(value: str) -> str:

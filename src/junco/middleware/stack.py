@@ -10,7 +10,8 @@ Order matters for the before-hooks (after-hooks run in reverse):
 2. ``AllowedHosts``: refuse foreign Host headers before any work.
 3. ``RequestID``: every later log line and response carries the id.
 4. ``RateLimit``: cheap refusals before sessions are loaded.
-5. ``SecurityHeaders`` and ``CSPNonce``: headers on every response, errors included.
+5. ``CSPNonce`` and ``SecurityHeaders``: headers on every response, errors included
+   (in this order, so the nonce is merged into the finished policy).
 6. ``Session``: needed by CSRF tokens and logins.
 7. ``CORS``, then ``CSRF`` (which trusts the CORS origins).
 """
@@ -54,7 +55,7 @@ class Stack:
 def secure_stack(
     app: Any,
     *,
-    secret_key: str | bytes | list[str | bytes],
+    secret_key: str | bytes | list[str | bytes] | None = None,
     allowed_hosts: Iterable[str] | None = None,
     cors_origins: Iterable[str] | None = None,
     cors_credentials: bool = False,
@@ -75,6 +76,8 @@ def secure_stack(
     Args:
         app: The application.
         secret_key: Signs sessions (and CSRF tokens); a list rotates keys.
+            Required unless the app has ``debug=True`` (then a random key;
+            see :class:`~junco.sessions.Session`).
         allowed_hosts: Host names the app answers to (see ``AllowedHosts``).
         cors_origins: Origins allowed to make cross-origin requests.
         cors_credentials: Let those origins send cookies.
@@ -131,8 +134,10 @@ def secure_stack(
         limiter = RateLimit(app, store=rate_limit_store)
         for path, rate in rate_limits.items():
             limiter.rule(path, rate, methods=["POST", "PUT", "PATCH", "DELETE"])
-    headers = SecurityHeaders(app, **security_headers)
+    # CSPNonce first: after-hooks run in reverse, so the policy is complete
+    # when the nonce is merged into it (once, with no stand-in policy).
     nonce = CSPNonce(app) if csp_nonce else None
+    headers = SecurityHeaders(app, **security_headers)
     session = Session(
         app,
         secret_key=secret_key,

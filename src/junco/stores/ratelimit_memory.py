@@ -26,6 +26,13 @@ Invariants:
   await between them here, and in one Lua script in Redis.
 - The memory store is bounded (``max_keys``); the Redis store gives each key a
   TTL of two windows, after which the counter could no longer matter.
+- A refund (``refund(checks, now)``) takes back one count that a hit made at
+  ``now``: from the current count if the counter is still in that window,
+  from the previous one if it has moved on by one, not at all later (the
+  count no longer weighs). Counts never go below zero and a refund never
+  creates a counter. So a limit that counts only failures reserves a count
+  up front (the check stays exact under concurrency) and gives it back once
+  the request turned out not to count.
 """
 
 from __future__ import annotations
@@ -66,6 +73,36 @@ class RateLimitStore(Protocol):
     async def hit(self, checks: Sequence[Check]) -> Outcome:
         """Check ``checks`` together; count the request in all of them if all allow it."""
         ...
+
+
+@runtime_checkable
+class RefundingStore(RateLimitStore, Protocol):
+    """A store that can also give a count back (both of junco's stores can).
+
+    Limits with ``count_when`` and :meth:`RateLimit.refund
+    <junco.middleware.ratelimit.RateLimit.refund>` need it.
+    """
+
+    async def refund(self, checks: Sequence[Check], now: int) -> None:
+        """Take back one count from each of ``checks``, made by a hit at ``Outcome.now == now``.
+
+        A count that no longer weighs (two windows later), or a counter that is gone, is left alone.
+        """
+        ...
+
+
+def refunded(state: tuple[int, int, int], now: int, window: int) -> tuple[int, int, int] | None:
+    """``state`` (``(index, prev, cur)``) less one count made at ``now``; None if nothing changes.
+
+    The Lua script of the Redis store does the same.
+    """
+    last, prev, cur = state
+    index = now // window
+    if last == index and cur > 0:
+        return last, prev, cur - 1
+    if last == index + 1 and prev > 0:
+        return last, prev - 1, cur
+    return None
 
 
 def roll(state: tuple[int, int, int] | None, index: int) -> tuple[int, int]:
@@ -200,6 +237,20 @@ class MemoryRateLimitStore:
                 table.move_to_end(digest)
         return Outcome(allowed, now, counts)
 
+    async def refund(self, checks: Sequence[Check], now: int) -> None:
+        """Give back one count per check (see :class:`RefundingStore`)."""
+        with self._lock:
+            for key, _, window in checks:
+                table = self._tables.get(window)
+                digest = _digest(key)
+                packed = None if table is None else table.get(digest)
+                if table is None or packed is None:
+                    continue  # evicted meanwhile: it restarts from zero anyway
+                last, prev, cur, limit = _unpack(packed)
+                changed = refunded((last, prev, cur), now, window)
+                if changed is not None:
+                    table[digest] = _pack(*changed, limit)
+
     def _evict(self, now: int, room: int) -> None:
         """Make ``room`` places under ``max_keys``: expired counters, then idle ones."""
         for window, table in self._tables.items():
@@ -270,7 +321,9 @@ __all__ = [
     "MemoryRateLimitStore",
     "Outcome",
     "RateLimitStore",
+    "RefundingStore",
     "allows",
+    "refunded",
     "remaining",
     "roll",
     "wait_ms",
