@@ -16,7 +16,9 @@ reader (on a duplicate of its descriptor) that accepts every pending
 connection at once and hands each to the same protocol factory through
 ``connect_accepted_socket``. Requests are still served by uvloop's transports.
 The duplicate is closed when the server closes, so a stopping server refuses
-new connections as before. Unix-socket servers keep libuv's accept.
+new connections as before. Unix-socket servers keep libuv's accept. With several
+workers on one socket, the worker that wakes first takes the whole queue, as
+with asyncio's loop (libuv's single accept spread a burst across workers).
 """
 
 from __future__ import annotations
@@ -133,8 +135,10 @@ class Acceptor:
     async def _serve(self, conn: socket.socket) -> None:
         try:
             await self._loop.connect_accepted_socket(self._factory, conn, ssl=self._ssl)
-        except Exception:  # a TLS handshake that fails, a client that reset at once
-            conn.close()
+        except Exception as exc:  # a TLS handshake that fails, a client that reset at once
+            # The transport owns the socket from its creation on and has closed it;
+            # closing it here too could close a descriptor reused meanwhile.
+            logger.debug("a connection ended before it was served: %r", exc)
 
 
 class _Server:
