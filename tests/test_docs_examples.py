@@ -995,6 +995,55 @@ def test_typed_handlers_query_headers_cookies_controllers() -> None:
         assert client.post("/orders/place", body={"item": "x"}).status_code == 422
 
 
+@covers("typed_handlers_3")
+def test_typed_handlers_uploads() -> None:
+    from openapi_spec_validator import validate
+
+    def multipart(*parts: tuple[str, str, bytes, str | None]) -> tuple[bytes, dict[str, str]]:
+        chunks = []
+        for name, filename, data, ctype in parts:
+            disposition = f'form-data; name="{name}"'
+            disposition += f'; filename="{filename}"' if filename else ""
+            head = f"--b0und\r\nContent-Disposition: {disposition}\r\n"
+            head += f"Content-Type: {ctype}\r\n" if ctype else ""
+            chunks.append(head.encode() + b"\r\n" + data + b"\r\n")
+        body = b"".join(chunks) + b"--b0und--\r\n"
+        return body, {"Content-Type": "multipart/form-data; boundary=b0und"}
+
+    with example("typed_handlers_3") as client:
+        body, headers = multipart(
+            ("title", "", b"sea", None),
+            ("tags", "", b"blue", None),
+            ("image", "../../sea.jpg", b"\xff\xd8" * 10, "image/jpeg"),
+        )
+        r = client.post("/photos", body=body, headers=headers)
+        assert r.json == {"title": "sea", "file": "sea.jpg", "bytes": 20, "tags": ["blue"]}
+        body, headers = multipart(("title", "", b"sea", None))
+        r = client.post("/photos", body=body, headers=headers)
+        assert r.status_code == 422
+        assert r.json["error"]["errors"] == [{"loc": ["body", "image"], "msg": "field required"}]
+        body, headers = multipart(
+            ("avatar", "me.png", b"png", "image/png"),
+            ("thumbnails", "s.png", b"s", "image/png"),
+            ("thumbnails", "m.png", b"m", "image/png"),
+        )
+        assert client.post("/avatar", body=body, headers=headers).json == {
+            "avatar": "image/png",
+            "thumbnails": 2,
+        }
+        body, headers = multipart(("avatar", "big.png", b"x" * (5 * MiB + 1), "image/png"))
+        assert client.post("/avatar", body=body, headers=headers).status_code == 413
+        r = client.post("/avatar", body={"avatar": "x"}, headers={"Accept": "text/html"})
+        assert r.status_code == 422
+        assert "<code>body.avatar</code>: a file is required" in r.text
+        doc = client.get("/openapi.json").json
+        validate(doc)
+        content = doc["paths"]["/photos"]["post"]["requestBody"]["content"]
+        assert list(content) == ["multipart/form-data"]
+        image = doc["components"]["schemas"]["Photo"]["properties"]["image"]
+        assert image["contentMediaType"] == "application/octet-stream"
+
+
 @covers("openapi_1")
 def test_openapi_document_and_docs() -> None:
     from openapi_spec_validator import validate

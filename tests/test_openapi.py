@@ -19,6 +19,7 @@ from junco.auth import BasicAuth, TokenAuth
 from junco.controllers import Controller, methods
 from junco.login import Login
 from junco.middleware.stack import secure_stack
+from junco.multipart import FileUpload
 from junco.openapi import OpenAPI, operation
 from junco.typed import Cookie, Header
 from junco.websocket import WebSocket, with_websocket
@@ -294,3 +295,107 @@ def test_without_docs_or_document() -> None:
     assert app.router.routes == []
     doc: dict[str, Any] = OpenAPI(Junco()).document()
     assert doc["paths"] == {}
+
+
+FILE = {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}
+FORMS = ["application/x-www-form-urlencoded", "multipart/form-data"]
+
+
+class Upload(msgspec.Struct):
+    title: str
+    image: FileUpload
+    extra: list[FileUpload] = []
+
+
+class Nested(msgspec.Struct):
+    item: Item
+    count: int = 1
+
+
+def form_app() -> tuple[Junco, OpenAPI]:
+    app = Junco()
+    api = OpenAPI(app)
+
+    @app.post("/flat")
+    async def flat(request: Request, item: Item) -> Item:
+        return item
+
+    @app.post("/pflat")
+    async def pflat(request: Request, user: PUser) -> PUser:
+        return user
+
+    @app.post("/nested")
+    async def nested(request: Request, n: Nested) -> Nested:
+        return n
+
+    @app.post("/upload")
+    async def upload(request: Request, u: Upload) -> str:
+        return u.title
+
+    @app.post("/avatar")
+    async def avatar(
+        request: Request, avatar: FileUpload, more: list[FileUpload] | None = None
+    ) -> str:
+        return avatar.filename or ""
+
+    @app.post("/both")
+    async def both(request: Request, item: Item, doc: FileUpload | None = None) -> str:
+        return item.name
+
+    return app, api
+
+
+def test_form_media_types_for_flat_models(sync: Sync) -> None:
+    app, _ = form_app()
+    doc = sync(app).get("/openapi.json").json
+    validate(doc)
+    body = {p: op["post"]["requestBody"] for p, op in doc["paths"].items()}
+    ref = {"$ref": "#/components/schemas/Item"}
+    assert body["/flat"] == {
+        "required": True,
+        "content": {"application/json": {"schema": ref}} | {f: {"schema": ref} for f in FORMS},
+    }
+    assert list(body["/pflat"]["content"]) == ["application/json", *FORMS]
+    # A nested model cannot come from a form (the binder answers 415): JSON only.
+    assert list(body["/nested"]["content"]) == ["application/json"]
+    assert (
+        sync(app).post("/nested", body="count=2", headers={"Content-Type": FORMS[0]}).status_code
+        == 415
+    )
+
+
+def test_files_are_binary_strings_in_multipart_bodies(sync: Sync) -> None:
+    app, _ = form_app()
+    doc = sync(app).get("/openapi.json").json
+    validate(doc)
+    paths, schemas = doc["paths"], doc["components"]["schemas"]
+    upload = paths["/upload"]["post"]["requestBody"]
+    assert upload == {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {"$ref": "#/components/schemas/Upload"}}},
+    }
+    assert schemas["Upload"]["properties"]["image"] == FILE
+    assert schemas["Upload"]["properties"]["extra"]["items"] == FILE
+    assert schemas["Upload"]["required"] == ["title", "image"]
+    avatar = paths["/avatar"]["post"]
+    assert avatar["requestBody"] == {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"avatar": FILE, "more": {"type": "array", "items": FILE}},
+                    "required": ["avatar"],
+                }
+            }
+        },
+    }
+    assert {"413", "415", "422"} <= set(avatar["responses"])
+    both = paths["/both"]["post"]["requestBody"]
+    assert both["required"] is True
+    assert both["content"]["multipart/form-data"]["schema"] == {
+        "allOf": [
+            {"$ref": "#/components/schemas/Item"},
+            {"type": "object", "properties": {"doc": FILE}},
+        ]
+    }

@@ -367,3 +367,64 @@ def test_controller_annotations_under_type_checking(sync: Sync) -> None:
     client = sync(namespace["Shop"]())
     assert client.post("/buy", body={"name": "a", "price": 1}).json["name"] == "a"
     assert client.post("/buy", body={"name": "a"}).status_code == 422
+
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_a_browser_gets_the_error_page_listing_every_field(sync: Sync) -> None:
+    """A form posted from a browser: the 422 is the HTML page, input escaped."""
+    app = Junco()
+
+    @app.post("/pick")
+    async def pick(request: Request, item: Item, sort: Literal["new", "old"] = "new") -> Item:
+        return item
+
+    r = sync(app).post(
+        "/pick?sort=<script>x</script>",
+        body="name=a&price=cheap",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": BROWSER},
+    )
+    assert r.status_code == 422
+    assert r.headers["Content-Type"].lower() == "text/html; charset=utf-8"
+    assert "Accept" in r.headers["Vary"]
+    page = r.text
+    assert "<code>query.sort</code>: " in page
+    assert "<code>body.price</code>: Expected `float`, got `str`" in page
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page  # msgspec quotes the bad value; the page escapes it
+    assert "Traceback" not in page
+
+
+def test_an_api_client_gets_json_for_the_same_request(sync: Sync) -> None:
+    app = shop()
+    client = sync(app)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for accept in ({}, {"Accept": "application/json"}, {"Accept": "*/*"}):
+        r = client.post("/items", body="name=a&price=cheap", headers={**form, **accept})
+        assert [e["loc"] for e in errors_of(r)] == [["body", "price"]]
+    # A JSON request asking for anything is answered in JSON too.
+    r = client.post("/items", body={"name": "a"}, headers={"Accept": "text/plain"})
+    assert [e["loc"] for e in errors_of(r)] == [["body", "price"]]
+
+
+class Order(msgspec.Struct):
+    item: Item
+    quantity: int = 1
+
+
+def test_a_nested_model_takes_json_only(sync: Sync) -> None:
+    """A form is flat text: a model with a nested model cannot come from one (415)."""
+    app = Junco()
+
+    @app.post("/orders")
+    async def order(request: Request, order: Order) -> Order:
+        return order
+
+    client = sync(app)
+    r = client.post("/orders", body={"item": {"name": "a", "price": 1}})
+    assert r.json == {"item": {"name": "a", "price": 1.0, "tags": []}, "quantity": 1}
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    r = client.post("/orders", body="item=a&quantity=2", headers=form)
+    assert r.status_code == 415
+    assert "expected a JSON body (application/json)" in r.text

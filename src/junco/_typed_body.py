@@ -10,17 +10,28 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ._parsing import _too_deep, json_loads
 from .exceptions import HTTPException
 from .response import _CT_JSON, Response
-from .typed import ValidationError, _error, _is_pydantic, _msgspec, _strip_optional
+from .typed import (
+    Binding,
+    ValidationError,
+    _error,
+    _is_pydantic,
+    _msgspec,
+    _strip_optional,
+    is_scalar,
+    is_upload,
+    uploads_of,
+)
 
 _FORM = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
 _MISSING = [{"loc": ["body"], "msg": "a request body is required"}]
+_UNSUPPORTED = "expected a JSON body (application/json) or a form"
 
 
 def _is_json(mimetype: str) -> bool:
@@ -50,11 +61,23 @@ def field_types(t: Any) -> dict[str, tuple[Any, bool]]:
     return {f.encode_name: (f.type, f.required) for f in msgspec.structs.fields(t)}
 
 
+def is_flat(t: Any) -> bool:
+    """Whether a form can fill model ``t``: every field is text, a list of text, or a file."""
+    return all(is_scalar(h) or is_upload(h) for h, _ in field_types(t).values())
+
+
+def file_fields(t: Any) -> tuple[str, ...]:
+    """The names of model ``t``'s fields that hold uploaded files."""
+    return tuple(n for n, (h, _) in field_types(t).items() if is_upload(h))
+
+
 def body_reader(t: Any, required: bool) -> Callable[[Any], Any]:
-    """``read(request)``: the body as ``t``, or 400/415/422 (multipart: see load_multipart)."""
+    """``read(request)``: the body as ``t``, or 400/415/422 (multipart: see multipart_loader)."""
     decode_json, from_form = _pydantic_codecs(t) if _is_pydantic(t) else _msgspec_codecs(t)
     flat = field_types(t)
+    forms = is_flat(t)
     many = {n for n, (h, _) in flat.items() if _is_list(h)}
+    files = {n: typing.get_origin(_strip_optional(flat[n][0])) is list for n in file_fields(t)}
 
     def read(request: Any) -> Any:
         mimetype = request.mimetype
@@ -64,16 +87,22 @@ def body_reader(t: Any, required: bool) -> Callable[[Any], Any]:
                 if _too_deep(body, request.app.max_json_depth):
                     raise HTTPException(400, "JSON nested too deeply")
                 return decode_json(request, body)
-        elif mimetype == _FORM:
+        elif mimetype == _FORM and forms:
             form = request.form
             if form:
                 return from_form(_flatten(form, many))
-        elif mimetype == _MULTIPART:
-            form = request.form  # filled by load_multipart before binding
-            if form:
-                return from_form(_flatten(form, many))
+        elif mimetype == _MULTIPART and forms:
+            data = _flatten(request.form, many)  # filled by multipart_loader before binding
+            for name, listed in files.items():
+                got = uploads_of(request, name)
+                if got:
+                    data[name] = got if listed else got[0]
+            if data:
+                return from_form(data)
         elif mimetype or request.body:
-            raise HTTPException(415, "expected a JSON body (application/json) or a form")
+            raise HTTPException(
+                415, _UNSUPPORTED if forms else "expected a JSON body (application/json)"
+            )
         if required:
             raise ValidationError(list(_MISSING))
         return None
@@ -162,16 +191,23 @@ def _flatten(form: Any, many: set[str]) -> dict[str, Any]:
     return {k: (form.getlist(k) if k in many else form.get(k)) for k in form}
 
 
-async def load_multipart(request: Any) -> None:
-    """Fill ``request.form`` with a multipart body's fields (files are skipped)."""
-    from .datastructures import MultiDict
-    from .multipart import FormDataIter
+def multipart_loader(binding: Binding) -> Callable[[Any], Awaitable[list[Any]]]:
+    """``load(request)``: fill ``request.form`` and ``request.files`` from a multipart body.
 
-    form = MultiDict()
-    async for name, value in FormDataIter(request):
-        if isinstance(value, str):  # files are not fields of a flat model
-            form.add(name, value)
-    request.form = form
+    Only the files the binding declares (file parameters, a model's file fields)
+    are kept; the app's multipart limits apply. Returns the uploads to close.
+    """
+    from .multipart import _collect
+
+    keep = frozenset(
+        [p.key for p in binding.files]
+        + list(file_fields(binding.body_type) if binding.body_type is not None else ())
+    )
+
+    async def load(request: Any) -> list[Any]:
+        return await _collect(request, {}, keep)
+
+    return load
 
 
 def _field_errors(t: Any, raw: Any, exc: Exception, strict: bool) -> list[dict[str, Any]]:

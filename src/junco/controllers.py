@@ -244,7 +244,11 @@ def _wants_typed(fn: Callable[..., Any], params: list[inspect.Parameter]) -> boo
         hint = typed.resolve_annotation(fn, raw.get(p.name))
         if hint is None:
             continue  # unannotated, or _hints reports what cannot be resolved
-        if typing.get_origin(hint) is typing.Annotated or typed.is_model(hint):
+        if (
+            typing.get_origin(hint) is typing.Annotated
+            or typed.is_model(hint)
+            or typed.is_upload(hint)
+        ):
             return True
         try:
             _query_type(hint, "")

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from .routing import Mount, Route, Router
-from .typed import Binding, binding_of, is_model
+from .typed import Binding, Param, binding_of, is_model
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ARG = re.compile(r"<([^<>]+)>")
@@ -68,6 +68,8 @@ _ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 _PATH_SCHEMAS = {"int": {"type": "integer"}, "float": {"type": "number"}}
+_FORM = "application/x-www-form-urlencoded"
+_MULTIPART = "multipart/form-data"
 
 
 def operation(
@@ -217,11 +219,9 @@ class _Builder:
         params = self.path_params(route)
         if binding is not None:
             params += self.bound_params(binding)
-            if binding.body_type is not None:
-                op["requestBody"] = {
-                    "required": binding.body_required,
-                    "content": {"application/json": {"schema": self.schema(binding.body_type)}},
-                }
+            body = self.request_body(binding)
+            if body is not None:
+                op["requestBody"] = body
         if params:
             op["parameters"] = params
         op["responses"] = self.responses(route, binding, meta, bool(route.pattern.args))
@@ -260,6 +260,33 @@ class _Builder:
             out.append({"name": name, "in": "path", "required": True, "schema": schema})
         return out
 
+    def request_body(self, binding: Binding) -> dict[str, Any] | None:
+        """JSON, and for flat models the two form encodings; with files, multipart only."""
+        from ._typed_body import file_fields, is_flat
+
+        t, files = binding.body_type, _files_schema(binding.files)
+        if t is None and files is None:
+            return None
+        content: dict[str, Any] = {}
+        if t is None:
+            content[_MULTIPART] = {"schema": files}
+        else:
+            model = self.schema(t)
+            uploads = files is not None or bool(file_fields(t))
+            if is_flat(t):
+                if not uploads:
+                    content["application/json"] = {"schema": model}
+                    content[_FORM] = {"schema": model}
+                content[_MULTIPART] = {
+                    "schema": model if files is None else {"allOf": [model, files]}
+                }
+            else:
+                content["application/json"] = {"schema": model}
+        required = (t is not None and binding.body_required) or any(
+            p.required for p in binding.files
+        )
+        return {"required": required, "content": content}
+
     def bound_params(self, binding: Binding) -> list[dict[str, Any]]:
         out = []
         for p in binding.params:
@@ -285,9 +312,10 @@ class _Builder:
             }
         out: dict[str, Any] = {ok: success}
         error = {"application/json": {"schema": {"$ref": _REF.format(name="Error")}}}
-        if binding is not None and (binding.params or binding.body_type is not None):
+        has_body = binding is not None and (binding.body_type is not None or bool(binding.files))
+        if binding is not None and (binding.params or has_body):
             out["422"] = {"description": "the request is not valid", "content": error}
-        if binding is not None and binding.body_type is not None:
+        if has_body:
             out["400"] = {"description": "malformed JSON"}
             out["413"] = {"description": "the body is too large"}
             out["415"] = {"description": "the body is not JSON or a form"}
@@ -343,16 +371,41 @@ class _Builder:
         return out
 
 
+def _files_schema(files: tuple[Param, ...]) -> dict[str, Any] | None:
+    """The multipart fields of file parameters, as an object schema."""
+    if not files:
+        return None
+    from .multipart import JSON_SCHEMA
+
+    file = dict(JSON_SCHEMA)
+    props = {p.key: {"type": "array", "items": file} if p.many else file for p in files}
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    required = [p.key for p in files if p.required]
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _schema_hook(t: Any) -> dict[str, Any]:
+    """Schemas for the types msgspec does not know: an uploaded file is binary."""
+    from .multipart import JSON_SCHEMA, FileUpload
+
+    if t is FileUpload:
+        return dict(JSON_SCHEMA)
+    raise NotImplementedError
+
+
 def _msgspec_schemas(msgspec: Any, types_: list[Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """msgspec's schemas for ``types_``; a type it cannot describe gets ``{}`` (any value)."""
+    components = msgspec.json.schema_components
     try:
-        return msgspec.json.schema_components(types_, ref_template=_REF)  # type: ignore[no-any-return]
+        return components(types_, ref_template=_REF, schema_hook=_schema_hook)  # type: ignore[no-any-return]
     except TypeError:
         refs: list[Any] = []
         found: dict[str, Any] = {}
         for t in types_:
             try:
-                (ref,), more = msgspec.json.schema_components([t], ref_template=_REF)
+                (ref,), more = components([t], ref_template=_REF, schema_hook=_schema_hook)
             except TypeError:
                 ref, more = {}, {}
             refs.append(ref)
@@ -363,13 +416,15 @@ def _msgspec_schemas(msgspec: Any, types_: list[Any]) -> tuple[tuple[Any, ...], 
 def _resolve(node: Any, refs: tuple[dict[str, Any], ...]) -> None:
     """Replace the placeholders ``schema()`` left with the schemas msgspec made."""
     if isinstance(node, dict):
-        for key, value in node.items():
-            if isinstance(value, dict) and "__junco_type__" in value:
-                node[key] = refs[value["__junco_type__"]]
-            else:
-                _resolve(value, refs)
+        items: Iterable[tuple[Any, Any]] = list(node.items())
     elif isinstance(node, list):
-        for value in node:
+        items = enumerate(node)
+    else:
+        return
+    for key, value in items:
+        if isinstance(value, dict) and "__junco_type__" in value:
+            node[key] = refs[value["__junco_type__"]]
+        else:
             _resolve(value, refs)
 
 

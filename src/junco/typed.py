@@ -18,7 +18,12 @@ Where each parameter comes from, after ``request``:
   multipart form for flat models;
 - ``Annotated[T, Header("X-Name")]`` / ``Annotated[T, Cookie("name")]``: a
   header or a cookie;
-- any other annotation: the **query string** (``list[...]`` takes every value).
+- any other annotation: the **query string** (``list[...]`` takes every value);
+- :class:`~junco.multipart.FileUpload` (``| None``, ``list[...]``): an uploaded
+  file of a multipart body, by the parameter's name. A model may hold such
+  fields too. Files are copied (memory, then an anonymous temporary file)
+  under the app's multipart limits before the handler runs, and closed when
+  its response is done; files the handler does not declare are skipped.
 
 A parameter with a default is optional. An unannotated parameter without a
 default cannot be filled and is a ``TypeError`` at registration.
@@ -127,7 +132,7 @@ class Param:
     """One bound parameter: where it comes from and its type."""
 
     name: str
-    source: str  # "query", "header" or "cookie"
+    source: str  # "query", "header", "cookie" or "file"
     key: str  # the name on the wire
     annotation: Any
     default: Any
@@ -149,6 +154,7 @@ class Binding:
     body_type: Any = None
     body_required: bool = True
     response_type: Any = None
+    files: tuple[Param, ...] = ()  # source "file": uploads of a multipart body
 
 
 # -- registration -----------------------------------------------------------------------
@@ -214,7 +220,8 @@ def inspect_handler(
     for p in todo:
         if p.name in raw:
             _classify(binding, bound, p, resolve_annotation(target, raw[p.name], where), where)
-    binding.params = tuple(bound)
+    binding.params = tuple(q for q in bound if q.source != "file")
+    binding.files = tuple(q for q in bound if q.source == "file")
     return binding
 
 
@@ -270,6 +277,10 @@ def _classify(
     if typing.get_origin(hint) is typing.Annotated:
         base, *extras = typing.get_args(hint)
         marker = next((e for e in extras if isinstance(e, Header)), None)
+    if marker is None and is_upload(base):
+        many = typing.get_origin(_strip_optional(base)) is list
+        bound.append(Param(p.name, "file", p.name, base, p.default, many))
+        return
     if marker is None and is_model(_strip_optional(base)):
         if binding.body_name is not None:
             raise TypeError(
@@ -322,6 +333,16 @@ def is_scalar(t: Any, containers: bool = True) -> bool:
     return isinstance(t, type) and issubclass(t, _SCALARS)
 
 
+def is_upload(t: Any) -> bool:
+    """Whether ``t`` is an uploaded file: ``FileUpload``, optional, or a ``list`` of them."""
+    from .multipart import FileUpload
+
+    t = _strip_optional(t)
+    if typing.get_origin(t) is list:
+        (t,) = typing.get_args(t) or (None,)
+    return t is FileUpload
+
+
 def _strip_optional(t: Any) -> Any:
     if typing.get_origin(t) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(t) if a is not type(None)]
@@ -370,7 +391,8 @@ def _wrapper(binding: Binding) -> Callable[..., Any]:
     handler = binding.handler
     fill = _filler(binding)
     finish = _encoder(binding.response_type)
-    preload = _multipart_loader() if binding.body_type is not None else None
+    has_body = binding.body_type is not None or bool(binding.files)
+    preload = _multipart_loader(binding) if has_body else None
     if inspect.iscoroutinefunction(handler):
         mode = 0
     elif inspect.isgeneratorfunction(handler) or inspect.isasyncgenfunction(handler):
@@ -380,18 +402,27 @@ def _wrapper(binding: Binding) -> Callable[..., Any]:
 
     # One coroutine per request; only a multipart body needs an await before binding.
     async def wrapped(request: Any, **url_args: Any) -> Any:
+        uploads = None
         if preload is not None and request.mimetype == "multipart/form-data":
-            await preload(request)
-        kwargs = fill(request)
-        if mode == 0:
-            rv = await handler(request, **url_args, **kwargs)
-        elif mode == 1:
-            rv = handler(request, **url_args, **kwargs)
-        else:
-            rv = await asyncio.to_thread(handler, request, **url_args, **kwargs)
-            if inspect.isawaitable(rv):
-                rv = await rv
-        return rv if finish is None else finish(rv)
+            uploads = await preload(request)
+        try:
+            kwargs = fill(request)
+            if mode == 0:
+                rv = await handler(request, **url_args, **kwargs)
+            elif mode == 1:
+                rv = handler(request, **url_args, **kwargs)
+            else:
+                rv = await asyncio.to_thread(handler, request, **url_args, **kwargs)
+                if inspect.isawaitable(rv):
+                    rv = await rv
+            if finish is not None:
+                rv = finish(rv)
+        except BaseException:
+            if uploads:
+                await _close_uploads(uploads)
+            raise
+        # Uploads are closed once the response is done (a streamed one: once sent).
+        return rv if not uploads else await _release_after(rv, uploads)
 
     wrapped.__name__ = getattr(handler, "__name__", "handler")
     wrapped.__qualname__ = getattr(handler, "__qualname__", wrapped.__name__)
@@ -412,7 +443,7 @@ def _filler(binding: Binding) -> Callable[[Any], Any]:
     convert, verr = msgspec.convert, msgspec.ValidationError
     params = binding.params
     body = _body_reader(binding) if binding.body_name is not None else None
-    body_name = binding.body_name
+    body_name, files = binding.body_name, binding.files
 
     def fill(request: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -434,11 +465,31 @@ def _filler(binding: Binding) -> Callable[[Any], Any]:
                 out[body_name] = body(request)  # type: ignore[index]
             except ValidationError as exc:
                 errors.extend(exc.errors)
+        for p in files:
+            got = uploads_of(request, p.key)
+            if got:
+                out[p.name] = got if p.many else got[0]
+            elif p.default is _EMPTY:
+                errors.append({"loc": ["body", p.key], "msg": "a file is required"})
+            else:
+                out[p.name] = p.default
         if errors:
             raise ValidationError(errors)
         return out
 
     return fill
+
+
+def uploads_of(request: Any, name: str) -> list[Any]:
+    """The files of field ``name`` in a multipart body (none: ``[]``).
+
+    A browser sends a file input left empty as a part with no filename and
+    no bytes; that is no file.
+    """
+    files = request.files
+    if not files:
+        return []
+    return [u for u in files.getlist(name) if u.filename or u.size]
 
 
 def _raw(request: Any, p: Param) -> Any:
@@ -468,10 +519,22 @@ def _body_reader(binding: Binding) -> Callable[[Any], Any]:
     return body_reader(binding.body_type, binding.body_required)
 
 
-def _multipart_loader() -> Callable[[Any], Any]:
-    from ._typed_body import load_multipart
+def _multipart_loader(binding: Binding) -> Callable[[Any], Any]:
+    from ._typed_body import multipart_loader
 
-    return load_multipart
+    return multipart_loader(binding)
+
+
+async def _close_uploads(uploads: list[Any]) -> None:
+    from .multipart import _close_all
+
+    await _close_all(uploads)
+
+
+async def _release_after(rv: Any, uploads: list[Any]) -> Any:
+    from .multipart import release_after
+
+    return await release_after(rv, uploads)
 
 
 def _encoder(rtype: Any) -> Callable[[Any], Any] | None:
@@ -494,6 +557,7 @@ __all__ = [
     "inspect_handler",
     "is_model",
     "is_scalar",
+    "is_upload",
     "resolve_annotation",
     "returns_model",
     "validation_error_response",

@@ -4,11 +4,16 @@ from the installed package, runs under the showcase's CSP, and tries a request."
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Route, expect
 
+from junco import Junco, Request
+from junco.multipart import FileUpload
+from junco.openapi import OpenAPI
 from tests.browser.conftest import NewContext
+from tests.servers import serve
 
 pytestmark = pytest.mark.e2e
 
@@ -53,3 +58,36 @@ def test_docs_work_offline_under_the_csp(new_context: NewContext, showcase: str)
     )
     assert elsewhere == []
     assert problems == []
+
+
+def upload_app() -> Junco:
+    app = Junco()
+    OpenAPI(app, title="Uploads", version="1.0")
+
+    @app.post("/avatar")
+    async def set_avatar(request: Request, title: str, avatar: FileUpload) -> dict[str, object]:
+        """Set the avatar."""
+        data = await avatar.read()
+        return {"title": title, "filename": avatar.filename, "bytes": len(data)}
+
+    return app
+
+
+def test_docs_offer_a_file_picker_for_uploads(new_context: NewContext, tmp_path: Path) -> None:
+    """A FileUpload parameter is a binary string: Swagger UI sends a real file with it."""
+    picture = tmp_path / "me.png"
+    picture.write_bytes(b"\x89PNG" + b"x" * 96)
+    with serve(upload_app()) as base:
+        page = new_context().new_page()
+        page.goto(base + "/docs")
+        operation = page.locator(".opblock-post", has=page.locator("[data-path='/avatar']"))
+        operation.locator(".opblock-summary").click()
+        operation.get_by_role("button", name="Try it out").click()
+        operation.locator("input[placeholder='title']").fill("me")
+        operation.locator("input[type=file]").set_input_files(str(picture))
+        operation.get_by_role("button", name="Execute").click()
+        live = operation.locator(".live-responses-table tbody .response-col_status").first
+        expect(live).to_have_text("200")
+        body = operation.locator(".live-responses-table .microlight").first
+        expect(body).to_contain_text('"filename": "me.png"')
+        expect(body).to_contain_text('"bytes": 100')
