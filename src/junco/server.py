@@ -165,6 +165,8 @@ def uvicorn_options(
         # junco's protocols add the head deadline and size cap uvicorn lacks.
         "http": _PROTOCOLS + _PARSERS["httptools" if _has_httptools() else "h11"],
         "ws": _PROTOCOLS + "WebSocketProtocol",
+        # uvloop, accepting every pending connection per iteration (see junco._accept).
+        "loop": _LOOP if _has_uvloop() else "auto",
         "timeout_keep_alive": bounds.keep_alive_timeout,
         "limit_concurrency": bounds.max_connections,
         # h11's own cap sits above junco's, which answers 431 first.
@@ -180,6 +182,7 @@ def uvicorn_options(
 
 
 _PROTOCOLS = "junco._uvicorn:"
+_LOOP = "junco._accept:new_event_loop"
 
 
 @cache
@@ -187,11 +190,19 @@ def _has_httptools() -> bool:
     return importlib.util.find_spec("httptools") is not None
 
 
+@cache
+def _has_uvloop() -> bool:
+    return importlib.util.find_spec("uvloop") is not None
+
+
 def _uvicorn_parser(options: dict[str, Any]) -> dict[str, Any]:
-    """Map ``http="h11"``/``"httptools"`` to junco's bounded protocol of that parser."""
+    """Map ``http="h11"``/``"httptools"`` to junco's bounded protocol of that parser,
+    and ``loop="auto"``/``"uvloop"`` to junco's batch-accepting uvloop."""
     parser = options.get("http")
     if isinstance(parser, str) and parser in _PARSERS:
-        return options | {"http": _PROTOCOLS + _PARSERS[parser]}
+        options = options | {"http": _PROTOCOLS + _PARSERS[parser]}
+    if options.get("loop") in ("auto", "uvloop") and _has_uvloop():
+        options = options | {"loop": _LOOP}
     return options
 
 
