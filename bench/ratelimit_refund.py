@@ -15,7 +15,7 @@ import time
 from error_pages import make_scope, receive, send
 
 from junco import Junco, Request, Response
-from junco.middleware.ratelimit import RateLimit
+from junco.security.ratelimit import RateLimit
 
 app = Junco()
 limiter = RateLimit(app)

@@ -33,7 +33,7 @@ from typing import Any
 import report
 
 from junco import CORS, Junco, Request
-from junco.middleware import RequestID, SecurityHeaders, secure_stack
+from junco.security import RequestID, SecurityHeaders, secure_stack
 
 ORIGIN = "https://example.com"
 OWN_ORIGIN = "http://127.0.0.1"

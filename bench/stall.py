@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from junco import Junco, Request
-from junco.middleware.stack import secure_stack
+from junco.security.stack import secure_stack
 
 HOST = "127.0.0.1"
 BENCH = Path(__file__).resolve().parent

@@ -94,7 +94,8 @@ def test_the_core_loads_no_extension() -> None:
 @pytest.mark.parametrize("store", ["junco.stores.redis", "junco.stores.memory"])
 def test_a_store_knows_nothing_of_its_users(store: str) -> None:
     loaded = loaded_by(store)
-    users = {"junco.sessions", "junco.login", "junco.csrf", "junco.pubsub", "junco.app"}
+    users = {"junco.pubsub", "junco.app"}
+    users |= {f"junco.security.{m}" for m in ("sessions", "login", "csrf")}
     assert loaded & users == set()
 
 
@@ -147,7 +148,7 @@ def test_per_request_data_of_extensions_goes_through_slots() -> None:
 
 def test_a_slot_is_typed_storage_on_the_request(sync: Sync) -> None:
     from junco.request import REQUEST_ID, Slot
-    from junco.sessions import SESSION
+    from junco.security.sessions import SESSION
 
     seen: dict[str, Any] = {}
     mine: Slot[int] = Slot("_junco_test_slot")
@@ -166,3 +167,34 @@ def test_a_slot_is_typed_storage_on_the_request(sync: Sync) -> None:
 
     assert sync(app).get("/").status_code == 200
     assert seen == {"unset": (None, False, 7), "set": (42, "abc", None)}
+
+
+OLD_PATHS = {
+    "junco.sessions": "junco.security.sessions",
+    "junco.csrf": "junco.security.csrf",
+    "junco.cors": "junco.security.cors",
+    "junco.auth": "junco.security.auth",
+    "junco.login": "junco.security.login",
+    "junco.passwords": "junco.security.passwords",
+    "junco.redirects": "junco.security.redirects",
+    "junco.middleware.csp_nonce": "junco.security.csp_nonce",
+    "junco.middleware.proxy": "junco.security.proxy",
+    "junco.middleware.ratelimit": "junco.security.ratelimit",
+    "junco.middleware.stack": "junco.security.stack",
+}
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(OLD_PATHS.items()))
+def test_old_import_paths_are_the_moved_modules(old: str, new: str) -> None:
+    import importlib
+
+    assert importlib.import_module(old) is importlib.import_module(new)
+
+
+def test_the_old_middleware_package_still_exports_the_stack() -> None:
+    import importlib
+
+    old = importlib.import_module("junco.middleware")
+    new = importlib.import_module("junco.security")
+    assert old.secure_stack is new.secure_stack
+    assert old.CSPNonce is new.CSPNonce

@@ -16,7 +16,7 @@ from typing import Any, assert_type
 import pytest
 
 from junco import ConfigurationError, Junco, Request, Response
-from junco.auth import MAX_CREDENTIALS_LENGTH, BasicAuth, TokenAuth
+from junco.security.auth import MAX_CREDENTIALS_LENGTH, BasicAuth, TokenAuth
 from junco.testing import SyncTestClient, TestClient
 
 

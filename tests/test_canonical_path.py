@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from junco import CSRF, Junco, Request
-from junco.middleware.audit import Audit
-from junco.middleware.ratelimit import RateLimit
 from junco.paths import path_problem
+from junco.security.audit import Audit
+from junco.security.ratelimit import RateLimit
 from junco.stores.ratelimit_memory import MemoryRateLimitStore
 from junco.testing import TestClient, TestResponse
 from junco.websocket import WebSocket, with_websocket

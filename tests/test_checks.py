@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from junco import Junco, Request, Session
 from junco.checks import Finding, check_app
-from junco.middleware import AllowedHosts, SecurityHeaders
+from junco.security import AllowedHosts, SecurityHeaders
 from junco.stores.memory import MemoryStore
 
 SECRET = "s" * 40
@@ -108,7 +108,7 @@ def test_components_are_found_by_type_so_subclasses_count() -> None:
 
 
 def test_foreign_mounts_under_body_policies_are_flagged() -> None:
-    from junco.csrf import CSRF
+    from junco.security.csrf import CSRF
 
     async def foreign(scope: object, receive: object, send: object) -> None: ...
 
@@ -125,7 +125,7 @@ def test_foreign_mounts_under_body_policies_are_flagged() -> None:
 
 
 def test_sessions_without_a_timeout_are_flagged() -> None:
-    from junco.middleware.stack import secure_stack
+    from junco.security.stack import secure_stack
 
     for options, expected in [
         ({}, ["J012"]),

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from junco import ConfigurationError, Junco, Request, Response, abort
-from junco.cors import CORS, PREFLIGHT_REFUSAL, normalize_origin
-from junco.middleware.security_headers import SecurityHeaders
-from junco.sessions import Session
+from junco.security.cors import CORS, PREFLIGHT_REFUSAL, normalize_origin
+from junco.security.security_headers import SecurityHeaders
+from junco.security.sessions import Session
 from junco.testing import TestClient, TestResponse
 
 APP_ORIGIN = "https://app.example.com"

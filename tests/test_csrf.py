@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from junco import ConfigurationError, Junco, Request
-from junco.cors import CORS
-from junco.csrf import CSRF, REFUSAL, SESSION_KEY, csrf_field, csrf_token, own_origin
-from junco.middleware.proxy import ProxyHeaders
-from junco.sessions import Session, with_session
+from junco.security.cors import CORS
+from junco.security.csrf import CSRF, REFUSAL, SESSION_KEY, csrf_field, csrf_token, own_origin
+from junco.security.proxy import ProxyHeaders
+from junco.security.sessions import Session, with_session
 from junco.stores.memory import MemoryStore
 from junco.templating import Templates, render_template
 from junco.testing import SyncTestClient, TestClient, TestResponse, WebSocketRejected
@@ -908,7 +908,7 @@ def test_rotate_without_tokens_is_a_no_op() -> None:
 
 
 def test_a_real_login_rotates_the_token(sync: Sync) -> None:
-    from junco.login import Login
+    from junco.security.login import Login
 
     app, _ = token_app()
     login = Login()

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from junco import HTTPException, Junco, Request, abort
-from junco.cors import CORS
-from junco.csrf import CSRF
 from junco.errors import PAGE_CSP, format_seconds, format_size, negotiate
-from junco.middleware.csp_nonce import CSPNonce
-from junco.middleware.ratelimit import RateLimit
-from junco.middleware.request_id import RequestID
-from junco.middleware.security_headers import SecurityHeaders
-from junco.sessions import Session
+from junco.security.cors import CORS
+from junco.security.csp_nonce import CSPNonce
+from junco.security.csrf import CSRF
+from junco.security.ratelimit import RateLimit
+from junco.security.request_id import RequestID
+from junco.security.security_headers import SecurityHeaders
+from junco.security.sessions import Session
 from junco.templating import Templates
 from junco.testing import TestClient, TestResponse
 

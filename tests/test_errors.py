@@ -442,10 +442,10 @@ def test_debug_is_per_app() -> None:
 
 def _misconfigurations() -> dict[str, Any]:
     from junco.controllers import methods
-    from junco.cors import CORS
-    from junco.csrf import CSRF
-    from junco.middleware import AllowedHosts, RateLimit, SecurityHeaders
-    from junco.passwords import PasswordHasher
+    from junco.security import AllowedHosts, RateLimit, SecurityHeaders
+    from junco.security.cors import CORS
+    from junco.security.csrf import CSRF
+    from junco.security.passwords import PasswordHasher
     from junco.sse import with_sse
     from junco.websocket import with_websocket
 

@@ -13,8 +13,8 @@ import pytest
 from itsdangerous import URLSafeSerializer
 
 from junco import ConfigurationError, Junco, Request, Response, redirect
-from junco.login import Login
-from junco.sessions import Session, SessionStore
+from junco.security.login import Login
+from junco.security.sessions import Session, SessionStore
 from junco.stores.memory import MemoryStore
 from junco.testing import SyncTestClient, TestClient, TestResponse
 
@@ -455,7 +455,7 @@ def test_remember_days_are_bounded(env: Env, days: str) -> None:
         assert r.status_code == 400
 
 
-def _forge(payload: Any, key: str = KEY, salt: str = "junco.login.remember") -> str:
+def _forge(payload: Any, key: str = KEY, salt: str = "junco.security.login.remember") -> str:
     serializer = URLSafeSerializer(key, salt=salt, signer_kwargs={"digest_method": hashlib.sha256})
     return str(serializer.dumps(payload))
 
@@ -685,7 +685,7 @@ def test_explicit_secret_key() -> None:
     cookie = e.client.cookies["_remember"]
     signer = URLSafeSerializer(
         "remember-only-secret-0123456789-abcdef",
-        salt="junco.login.remember",
+        salt="junco.security.login.remember",
         signer_kwargs={"digest_method": hashlib.sha256},
     )
     assert signer.loads(cookie)["u"] == 1
@@ -699,7 +699,7 @@ def test_explicit_session_extension_provides_the_secret() -> None:
     log_in(e.client, remember="yes")
     signer = URLSafeSerializer(
         "the-other-session-key-0123456789-abcdef",
-        salt="junco.login.remember",
+        salt="junco.security.login.remember",
         signer_kwargs={"digest_method": hashlib.sha256},
     )
     assert signer.loads(e.client.cookies["_remember"])["u"] == 1

@@ -520,7 +520,7 @@ class EchoWS:
 
 
 def stacked() -> Junco:
-    from junco.middleware import secure_stack
+    from junco.security import secure_stack
 
     app = Junco()
     secure_stack(

@@ -16,20 +16,20 @@ import httpx
 import pytest
 
 from junco import HTTPException, Junco, Request, Response
-from junco._multipart import (
-    PART_END,
-    FormDataParser,
-    Part,
-    boundary_from_content_type,
-    parse_content_disposition,
-    secure_filename,
-)
 from junco.multipart import (
     FileUpload,
     FormDataIter,
     MultipartLimits,
     configure,
     with_form_data,
+)
+from junco.multipart.parser import (
+    PART_END,
+    FormDataParser,
+    Part,
+    boundary_from_content_type,
+    parse_content_disposition,
+    secure_filename,
 )
 from junco.testing import TestClient, TestResponse
 

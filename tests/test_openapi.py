@@ -15,12 +15,12 @@ import pytest
 from openapi_spec_validator import validate
 
 from junco import Junco, Request
-from junco.auth import BasicAuth, TokenAuth
 from junco.controllers import Controller, methods
-from junco.login import Login
-from junco.middleware.stack import secure_stack
 from junco.multipart import FileUpload
 from junco.openapi import OpenAPI, operation
+from junco.security.auth import BasicAuth, TokenAuth
+from junco.security.login import Login
+from junco.security.stack import secure_stack
 from junco.typed import Cookie, Header
 from junco.websocket import WebSocket, with_websocket
 

@@ -14,8 +14,8 @@ from typing import Any, cast
 import argon2
 import pytest
 
-from junco import passwords
-from junco.passwords import (
+from junco.security import passwords
+from junco.security.passwords import (
     ARGON2_MEMORY_COST,
     ARGON2_PARALLELISM,
     ARGON2_TIME_COST,

@@ -14,7 +14,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from junco import Junco, Request
-from junco._sse import SSEDecoder
 from junco.pubsub import (
     Broadcast,
     BroadcastUnavailable,
@@ -27,6 +26,7 @@ from junco.pubsub import (
     encode,
 )
 from junco.sse import SSE, sse_response
+from junco.sse.wire import SSEDecoder
 from junco.testing import TestClient, WebSocketRejected
 from junco.types import Message
 from junco.websocket import WebSocket, WebSocketDisconnect, with_websocket

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 import pytest
 
-from junco.redirects import MAX_URL_LENGTH, is_safe_url
+from junco.security.redirects import MAX_URL_LENGTH, is_safe_url
 
 HOSTS = {"good.example", "good.example:8443"}
 

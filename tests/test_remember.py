@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from junco import ConfigurationError, Junco, Request, Response
-from junco.login import Login
-from junco.sessions import Session, SessionStore
+from junco.security.login import Login
+from junco.security.sessions import Session, SessionStore
 from junco.stores.memory import MemoryStore
 from junco.stores.redis import RedisStore
 from junco.testing import TestClient, TestResponse

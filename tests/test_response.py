@@ -758,7 +758,7 @@ def test_a_content_type_alone_is_sent_once_and_checked() -> None:
 
 
 def test_encoded_pairs_are_seen_and_overridden_by_later_hooks() -> None:
-    from junco.middleware import RequestID, SecurityHeaders
+    from junco.security import RequestID, SecurityHeaders
 
     app = Junco()
     seen: dict[str, Any] = {}
@@ -784,7 +784,7 @@ def test_encoded_pairs_are_seen_and_overridden_by_later_hooks() -> None:
 
 
 def test_each_header_of_the_full_stack_is_sent_once() -> None:
-    from junco.middleware import RequestID, csp_nonce, secure_stack
+    from junco.security import RequestID, csp_nonce, secure_stack
 
     app = Junco()
     origin = "https://app.example.com"
@@ -817,7 +817,7 @@ def test_each_header_of_the_full_stack_is_sent_once() -> None:
 
 
 def test_the_shared_already_handled_response_keeps_no_encoded_pairs() -> None:
-    from junco.middleware import RequestID, SecurityHeaders
+    from junco.security import RequestID, SecurityHeaders
 
     app = Junco()
     SecurityHeaders(app)

@@ -20,7 +20,7 @@ import pytest
 
 from junco import Junco, Request, Response, abort
 from junco.exceptions import ConfigurationError
-from junco.sessions import (
+from junco.security.sessions import (
     MAX_COOKIE_BYTES,
     Session,
     SessionData,

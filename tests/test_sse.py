@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 import pytest
 
 from junco import ClientDisconnect, Junco, Request, Response, abort, current_request
-from junco._sse import ServerSentEvent, SSEDecoder, encode_comment, encode_event
 from junco.sse import _MAX_PENDING, SSE, sse_response, with_sse
+from junco.sse.wire import ServerSentEvent, SSEDecoder, encode_comment, encode_event
 from junco.testing import TestClient
 from junco.types import Message, Receive, Scope, Send
 from tests.asyncrun import run

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from junco import ConfigurationError, Junco, _startup, cli, server
-from junco.middleware.ratelimit import RateLimit
-from junco.sessions import Session
+from junco.security.ratelimit import RateLimit
+from junco.security.sessions import Session
 from junco.stores.memory import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]

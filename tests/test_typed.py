@@ -14,8 +14,8 @@ import pydantic
 import pytest
 
 from junco import Junco, Request, Response
-from junco.auth import TokenAuth
 from junco.controllers import Controller, methods
+from junco.security.auth import TokenAuth
 from junco.typed import Cookie, Header, Query, ValidationError, binding_of
 
 if TYPE_CHECKING:

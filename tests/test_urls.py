@@ -10,8 +10,8 @@ import pytest
 
 from junco import Junco, Request, redirect
 from junco.flash import MAX_MESSAGES, flash, get_flashed_messages
-from junco.login import Login
-from junco.sessions import Session
+from junco.security.login import Login
+from junco.security.sessions import Session
 from junco.templating import Templates, render_template
 from junco.testing import TestClient
 from junco.urls import BuildError

@@ -8,7 +8,7 @@ headers), ``RequestID`` and ``CORS``.
 from typing import Any
 
 from junco import CORS, Junco
-from junco.middleware import RequestID, SecurityHeaders
+from junco.security import RequestID, SecurityHeaders
 
 from . import ALLOWED_ORIGIN, MESSAGE, MW_TEXT, TEXT
 

@@ -9,7 +9,7 @@ of the Fetch-Metadata/Origin check.
 from typing import Any
 
 from junco import Junco, Request
-from junco.middleware import csp_nonce, secure_stack
+from junco.security import csp_nonce, secure_stack
 
 from . import ORIGIN, SECRET, USER, page
 

@@ -2,8 +2,8 @@
 import msgspec
 
 from junco import Junco, Request, abort
-from junco.auth import TokenAuth
 from junco.openapi import OpenAPI, operation
+from junco.security.auth import TokenAuth
 
 app = Junco()
 OpenAPI(app, title="Shop", version="1.0")  # GET /openapi.json and GET /docs

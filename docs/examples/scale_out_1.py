@@ -2,8 +2,8 @@
 import os
 
 from junco import Junco, Request, Session
-from junco.middleware.ratelimit import RateLimit
 from junco.pubsub import Broadcast
+from junco.security.ratelimit import RateLimit
 from junco.stores import redis_url_from_env
 
 # JUNCO_REDIS_URL unset: this process's memory. Set: that Redis, for every worker.

@@ -2,7 +2,7 @@
 import os
 
 from junco import Junco, Request
-from junco.middleware.stack import secure_stack
+from junco.security.stack import secure_stack
 
 app = Junco()
 # With JUNCO_REDIS_URL set, sessions and rate-limit counters live in that Redis;

@@ -4,8 +4,8 @@ import os
 from redis.asyncio.sentinel import Sentinel
 
 from junco import Junco, Session
-from junco.middleware.ratelimit import RateLimit
 from junco.pubsub import Broadcast
+from junco.security.ratelimit import RateLimit
 from junco.stores.pubsub_redis import RedisBackend
 from junco.stores.ratelimit_redis import RedisRateLimitStore
 from junco.stores.redis import RedisStore

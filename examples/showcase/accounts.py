@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from junco import Junco, Request, Response, redirect
-from junco.passwords import hash_password_async, needs_rehash, verify_password_async
+from junco.security.passwords import hash_password_async, needs_rehash, verify_password_async
 
 from .repository import User
 from .services import MAX_PASSWORD, MIN_PASSWORD, Services, clean_username, current_user

@@ -17,9 +17,9 @@ import msgspec
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from junco import Junco, Request, abort
-from junco.auth import TokenAuth
 from junco.openapi import OpenAPI, operation
-from junco.passwords import verify_password_async
+from junco.security.auth import TokenAuth
+from junco.security.passwords import verify_password_async
 
 from .repository import Note, User
 from .services import Services

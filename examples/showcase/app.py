@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from junco import Junco, StaticFiles, Templates
-from junco.login import Login
-from junco.middleware.stack import Stack, secure_stack
 from junco.pubsub import Broadcast
+from junco.security.login import Login
+from junco.security.stack import Stack, secure_stack
 
 from . import accounts, admin, notes, pages, realtime
 from .api import create_api

@@ -11,11 +11,11 @@ from .config import Config
 from .repository import Repository, User
 
 if TYPE_CHECKING:
-    from junco.csrf import CSRF
-    from junco.login import Login
-    from junco.middleware.audit import Audit
-    from junco.middleware.ratelimit import RateLimit
     from junco.pubsub import Broadcast
+    from junco.security.audit import Audit
+    from junco.security.csrf import CSRF
+    from junco.security.login import Login
+    from junco.security.ratelimit import RateLimit
 
 #: User names: what a URL, a log line and a chat message can show as they are.
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")

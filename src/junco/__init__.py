@@ -4,17 +4,22 @@
 # binder) with the core; the core itself imports none of them.
 from . import typed as _typed  # noqa: F401 - installs the parameter binder
 from .app import Junco
-from .auth import BasicAuth, TokenAuth
 from .coerce import make_response
 from .controllers import Controller
-from .cors import CORS
-from .csrf import CSRF, csrf_field, csrf_token
 from .datastructures import Headers, MultiDict
 from .exceptions import ClientDisconnect, ConfigurationError, HTTPException, abort
 from .files import FileResponse
-from .login import Login
-from .middleware import client_ip, csp_nonce, secure_stack
-from .passwords import (
+from .paths import normalize_path
+from .pubsub import Broadcast
+from .request import Request, current_request
+from .response import Response, redirect, send_file
+from .routing import URLPattern
+from .security import client_ip, csp_nonce, secure_stack
+from .security.auth import BasicAuth, TokenAuth
+from .security.cors import CORS
+from .security.csrf import CSRF, csrf_field, csrf_token
+from .security.login import Login
+from .security.passwords import (
     dummy_verify,
     hash_password,
     hash_password_async,
@@ -22,13 +27,8 @@ from .passwords import (
     verify_password,
     verify_password_async,
 )
-from .paths import normalize_path
-from .pubsub import Broadcast
-from .redirects import is_safe_url
-from .request import Request, current_request
-from .response import Response, redirect, send_file
-from .routing import URLPattern
-from .sessions import Session, SessionData, get_session, with_session
+from .security.redirects import is_safe_url
+from .security.sessions import Session, SessionData, get_session, with_session
 from .sse import SSE, sse_response, with_sse
 from .staticfiles import StaticFiles
 from .templating import Template, Templates, render_template

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import HTTPException
-from .middleware.csp_nonce import csp_nonce
 from .response import Response
+from .security.csp_nonce import csp_nonce
 
 _TYPES = {
     "swagger-ui-bundle.js": "text/javascript; charset=UTF-8",

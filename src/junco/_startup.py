@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from .sessions import RANDOM_KEY_STATE as RANDOM_KEY_STATE  # owned by the sessions
+from .security.sessions import RANDOM_KEY_STATE as RANDOM_KEY_STATE  # owned by the sessions
 
 DEFAULT_PORT = 5000
 ENV_PORT = "PORT"

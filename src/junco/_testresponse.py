@@ -12,8 +12,8 @@ import json as _json
 from collections.abc import Mapping
 from typing import Any, cast
 
-from ._sse import ServerSentEvent, SSEDecoder
 from .datastructures import Headers
+from .sse.wire import ServerSentEvent, SSEDecoder
 from .types import Message
 
 

@@ -13,12 +13,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from .auth import BasicAuth, TokenAuth
-from .cors import CORS
-from .csrf import CSRF
-from .login import Login
-from .middleware import AllowedHosts, HTMLInject, RateLimit, SecurityHeaders
-from .sessions import MIN_SECRET_BYTES, Session
+from .security import AllowedHosts, HTMLInject, RateLimit, SecurityHeaders
+from .security.auth import BasicAuth, TokenAuth
+from .security.cors import CORS
+from .security.csrf import CSRF
+from .security.login import Login
+from .security.sessions import MIN_SECRET_BYTES, Session
 from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:

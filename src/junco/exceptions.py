@@ -154,8 +154,8 @@ class ClientDisconnect(Exception):
 class SessionStoreError(Exception):
     """The session store is unreachable; stores raise it, requests get a 503.
 
-    It lives here, not in :mod:`junco.sessions`, so that a store backend needs
-    nothing but this module (``junco.sessions`` re-exports it).
+    It lives here, not in :mod:`junco.security.sessions`, so that a store backend needs
+    nothing but this module (``junco.security.sessions`` re-exports it).
     """
 
 

@@ -14,7 +14,7 @@ and in the template of the next page (escaped like any value)::
       <p class="flash {{ category }}">{{ message }}</p>
     {% endfor %}
 
-Messages live in the session (a :class:`~junco.sessions.Session` must be
+Messages live in the session (a :class:`~junco.security.sessions.Session` must be
 installed), under ``_flashes``; reading them removes them. At most
 :data:`MAX_MESSAGES` are kept, the oldest dropped first, so a loop that
 flashes without redirecting cannot grow a session without bound.
@@ -84,7 +84,7 @@ def _valid(item: Any) -> bool:
 
 
 def _session(request: Request) -> Any:
-    from .sessions import get_session
+    from .security.sessions import get_session
 
     try:
         return get_session(request)

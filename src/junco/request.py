@@ -128,7 +128,7 @@ class Request:
     # Defaults live on the class so that creating a request only sets what varies.
     route: Route | None = None
     # Extensions keep their data in slots (see ``Slot``); the session
-    # extension's is readable as ``request.session`` (``junco.sessions.SESSION``).
+    # extension's is readable as ``request.session`` (``junco.security.sessions.SESSION``).
     session: Any
     finished: bool = False  # set once the response is sent
     url_args: Mapping[str, Any] = MappingProxyType({})

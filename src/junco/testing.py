@@ -15,10 +15,10 @@ from concurrent.futures import Future
 from typing import Any, TypeVar, overload
 from urllib.parse import unquote, urlencode
 
-from ._sse import SSEDecoder
 from ._testresponse import TestResponse, _collect
 from ._testws import WebSocketRejected, WebSocketSession, drive_generator
 from .datastructures import Headers
+from .sse.wire import SSEDecoder
 from .types import ASGIApp, Message
 
 __all__ = [

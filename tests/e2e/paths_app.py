@@ -7,7 +7,7 @@ tests build their own copy with :func:`attacked_app` to see which handlers ran.
 from __future__ import annotations
 
 from junco import CSRF, Junco, Request
-from junco.middleware.ratelimit import RateLimit
+from junco.security.ratelimit import RateLimit
 from junco.stores.ratelimit_memory import MemoryRateLimitStore
 
 

@@ -28,9 +28,9 @@ from junco import (
     with_sse,
     with_websocket,
 )
-from junco.middleware.ratelimit import RateLimit
-from junco.passwords import PasswordHasher
 from junco.pubsub import Broadcast, BroadcastUnavailable, SubscriberDropped, Subscription
+from junco.security.passwords import PasswordHasher
+from junco.security.ratelimit import RateLimit
 from junco.stores import redis_url_from_env
 
 #: Fixed so that every process signs and verifies the same cookies. A real

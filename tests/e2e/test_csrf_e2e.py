@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from junco import Junco, Request
-from junco.cors import CORS
-from junco.csrf import CSRF, REFUSAL, csrf_field
-from junco.sessions import Session
+from junco.security.cors import CORS
+from junco.security.csrf import CSRF, REFUSAL, csrf_field
+from junco.security.sessions import Session
 from tests.servers import serve
 
 pytestmark = pytest.mark.e2e

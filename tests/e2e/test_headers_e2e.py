@@ -8,11 +8,11 @@ import httpx
 import pytest
 
 from junco import Junco, Request
-from junco.middleware.allowed_hosts import AllowedHosts
-from junco.middleware.csp_nonce import CSPNonce, csp_nonce
-from junco.middleware.proxy import ProxyHeaders, client_ip
-from junco.middleware.request_id import RequestID
-from junco.middleware.security_headers import DEFAULT_CSP, SecurityHeaders
+from junco.security.allowed_hosts import AllowedHosts
+from junco.security.csp_nonce import CSPNonce, csp_nonce
+from junco.security.proxy import ProxyHeaders, client_ip
+from junco.security.request_id import RequestID
+from junco.security.security_headers import DEFAULT_CSP, SecurityHeaders
 from tests.servers import serve
 
 pytestmark = pytest.mark.e2e

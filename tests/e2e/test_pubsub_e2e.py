@@ -14,8 +14,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from junco._sse import SSEDecoder
 from junco.pubsub import Broadcast
+from junco.sse.wire import SSEDecoder
 from tests.redis_server import RedisServer
 from tests.servers import serve
 from tests.test_pubsub import realtime_app

@@ -13,8 +13,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from junco import Junco, Request
-from junco._sse import ServerSentEvent, SSEDecoder
 from junco.sse import SSE, with_sse
+from junco.sse.wire import ServerSentEvent, SSEDecoder
 from junco.websocket import WebSocket, WebSocketDisconnect, with_websocket
 from tests.servers import serve
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from junco import Junco, Request
-from junco.middleware.allowed_hosts import REFUSAL, AllowedHosts, split_host
-from junco.middleware.proxy import ProxyHeaders
-from junco.middleware.security_headers import SecurityHeaders
+from junco.security.allowed_hosts import REFUSAL, AllowedHosts, split_host
+from junco.security.proxy import ProxyHeaders
+from junco.security.security_headers import SecurityHeaders
 from junco.testing import TestClient, TestResponse
 from junco.websocket import WebSocket, with_websocket
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from junco import HTTPException, Junco, Request
-from junco.middleware.audit import MAX_ITEMS, MAX_TEXT, REDACTED, Audit, luhn_valid
-from junco.middleware.proxy import ProxyHeaders
-from junco.middleware.ratelimit import RateLimit
-from junco.middleware.request_id import RequestID
-from junco.sessions import Session
+from junco.security.audit import MAX_ITEMS, MAX_TEXT, REDACTED, Audit, luhn_valid
+from junco.security.proxy import ProxyHeaders
+from junco.security.ratelimit import RateLimit
+from junco.security.request_id import RequestID
+from junco.security.sessions import Session
 from junco.testing import TestClient, TestResponse
 from tests.middleware.test_security_headers import docs_example
 

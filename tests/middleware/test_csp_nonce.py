@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from junco import Junco, Request, Response
-from junco.middleware.csp_nonce import CSPNonce, csp_nonce, merge_nonce
-from junco.middleware.security_headers import DEFAULT_CSP, SecurityHeaders
+from junco.security.csp_nonce import CSPNonce, csp_nonce, merge_nonce
+from junco.security.security_headers import DEFAULT_CSP, SecurityHeaders
 from junco.templating import Template, Templates
 from junco.testing import TestClient, TestResponse
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from junco import Junco, Request, Response
-from junco.middleware.csp_nonce import CSPNonce, csp_nonce
-from junco.middleware.html_inject import HTMLInject
-from junco.middleware.security_headers import SecurityHeaders
+from junco.security.csp_nonce import CSPNonce, csp_nonce
+from junco.security.html_inject import HTMLInject
+from junco.security.security_headers import SecurityHeaders
 from junco.testing import TestClient, TestResponse
 from tests.middleware.test_security_headers import docs_example
 

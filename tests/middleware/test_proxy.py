@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from junco import Junco, Request
-from junco.middleware.allowed_hosts import AllowedHosts
-from junco.middleware.proxy import ProxyHeaders, client_ip, parse_forwarded
+from junco.security.allowed_hosts import AllowedHosts
+from junco.security.proxy import ProxyHeaders, client_ip, parse_forwarded
 from junco.testing import TestClient, TestResponse
 from junco.websocket import WebSocket, with_websocket
 from tests.middleware.test_security_headers import docs_example

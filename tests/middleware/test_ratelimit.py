@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from junco import HTTPException, Junco, Request, Response
-from junco.middleware.proxy import ProxyHeaders
-from junco.middleware.ratelimit import Rate, RateLimit, parse_rates, remote_address
-from junco.middleware.security_headers import SecurityHeaders
+from junco.security.proxy import ProxyHeaders
+from junco.security.ratelimit import Rate, RateLimit, parse_rates, remote_address
+from junco.security.security_headers import SecurityHeaders
 from junco.stores.ratelimit_memory import MemoryRateLimitStore
 from junco.stores.ratelimit_redis import RedisRateLimitStore
 from junco.testing import TestClient, TestResponse, WebSocketRejected

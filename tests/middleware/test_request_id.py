@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from junco import Junco, Request, Response
-from junco.middleware.request_id import RequestID, RequestIDLogFilter, new_request_id
+from junco.security.request_id import RequestID, RequestIDLogFilter, new_request_id
 from junco.testing import TestClient, TestResponse
 from tests.middleware.test_security_headers import docs_example
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from junco import HTTPException, Junco, Request, Response, abort
-from junco.middleware.proxy import ProxyHeaders
-from junco.middleware.security_headers import DEFAULT_CSP, SecurityHeaders
+from junco.security.proxy import ProxyHeaders
+from junco.security.security_headers import DEFAULT_CSP, SecurityHeaders
 from junco.testing import TestClient, TestResponse
 
 DEFAULTS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from junco import Junco, Request, csrf_field
-from junco.middleware.stack import Stack, secure_stack
+from junco.security.stack import Stack, secure_stack
 from junco.testing import TestClient
 
 SECRET = "k" * 48

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from junco.sessions import SessionStore
+from junco.security.sessions import SessionStore
 from junco.stores.memory import MemoryStore
 from tests.test_sessions import Clock
 

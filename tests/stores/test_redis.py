@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from junco import _redis
-from junco.sessions import SessionStore, SessionStoreError
+from junco.security.sessions import SessionStore, SessionStoreError
 from junco.stores.redis import RedisStore
 from junco.testing import TestClient
 from tests.redis_server import RedisServer

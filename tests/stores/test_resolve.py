@@ -20,9 +20,9 @@ import pytest
 from junco import Junco, Request, Session
 from junco import _redis as redis_helper
 from junco.exceptions import ConfigurationError
-from junco.middleware.ratelimit import RateLimit
-from junco.middleware.stack import secure_stack
 from junco.pubsub import Broadcast
+from junco.security.ratelimit import RateLimit
+from junco.security.stack import secure_stack
 from junco.stores import REDIS_URL_ENV, in_memory, redis_url_from_env
 from junco.stores.memory import MemoryStore
 from junco.stores.pubsub_memory import MemoryBackend
@@ -206,8 +206,8 @@ def test_memory_stores_never_import_redis() -> None:
     done = run_python(
         "import sys\n"
         "from junco import Junco, Session\n"
-        "from junco.middleware.ratelimit import RateLimit\n"
-        "from junco.middleware.stack import secure_stack\n"
+        "from junco.security.ratelimit import RateLimit\n"
+        "from junco.security.stack import secure_stack\n"
         "from junco.pubsub import Broadcast\n"
         "app = Junco()\n"
         "Session(app, 'k' * 32, store='memory')\n"
@@ -230,7 +230,7 @@ def test_a_redis_url_without_redis_py_names_the_extra(name: str) -> None:
         "import sys\n"
         "sys.modules['redis'] = None  # as if redis-py were not installed\n"
         "from junco import Junco, Session\n"
-        "from junco.middleware.ratelimit import RateLimit\n"
+        "from junco.security.ratelimit import RateLimit\n"
         "from junco.pubsub import Broadcast\n"
         "URL = 'redis://127.0.0.1:6379/0'\n"
         "try:\n"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from junco.exceptions import ConfigurationError
-from junco.sessions import SessionStore
+from junco.security.sessions import SessionStore
 from junco.stores.memory import MemoryStore
 from junco.stores.redis import RedisStore
 from junco.testing import TestClient

@@ -10,7 +10,7 @@ from typing import Any
 
 
 class MemoryStore:
-    """Sessions kept in this process's memory (a :class:`~junco.sessions.SessionStore`).
+    """Sessions kept in this process's memory (a :class:`~junco.security.sessions.SessionStore`).
 
     Records are held as JSON text, so what comes back is a copy and values
     must be JSON-serialisable, exactly as with the other stores. The store is

@@ -80,7 +80,7 @@ class RefundingStore(RateLimitStore, Protocol):
     """A store that can also give a count back (both of junco's stores can).
 
     Limits with ``count_when`` and :meth:`RateLimit.refund
-    <junco.middleware.ratelimit.RateLimit.refund>` need it.
+    <junco.security.ratelimit.RateLimit.refund>` need it.
     """
 
     async def refund(self, checks: Sequence[Check], now: int) -> None:

@@ -16,16 +16,16 @@ from __future__ import annotations
 from functools import wraps
 
 from ...app import Junco as Microdot
-from ...auth import BasicAuth, TokenAuth
-from ...cors import CORS
-from ...csrf import CSRF
 from ...exceptions import HTTPException, abort
-from ...login import Login
 from ...multipart import FileUpload, FormDataIter, with_form_data
 from ...request import Request
 from ...response import Response, redirect, send_file
 from ...routing import URLPattern
-from ...sessions import Session, with_session
+from ...security.auth import BasicAuth, TokenAuth
+from ...security.cors import CORS
+from ...security.csrf import CSRF
+from ...security.login import Login
+from ...security.sessions import Session, with_session
 from ...sse import SSE, sse_response, with_sse
 from ...templating import Template
 from ...testing import TestClient, TestResponse

@@ -29,13 +29,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, overload
 
-from ._sse import encode_comment, encode_event
-from .calling import is_async_callable
-from .exceptions import ClientDisconnect, ConfigurationError
-from .request import Request
-from .response import Response
-from .routing import RouteOptions
-from .types import Message, Send
+from ..calling import is_async_callable
+from ..exceptions import ClientDisconnect, ConfigurationError
+from ..request import Request
+from ..response import Response
+from ..routing import RouteOptions
+from ..types import Message, Send
+from .wire import encode_comment, encode_event
 
 logger = logging.getLogger("junco")
 

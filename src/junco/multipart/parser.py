@@ -38,13 +38,13 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
-from .datastructures import Headers
-from .exceptions import ConfigurationError, HTTPException
+from ..datastructures import Headers
+from ..exceptions import ConfigurationError, HTTPException
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
-    from .app import Junco
+    from ..app import Junco
 
 MiB: Final = 1024 * 1024
 INSTALL_HINT: Final = 'multipart support needs python-multipart: pip install "junco[multipart]"'

@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 The body is read from ``request.stream`` chunk by chunk, as the server
 delivers it, and fed (at most 64 KiB at a time) to the pure parser in
-:mod:`junco._multipart`, which returns events (a part's headers, some of its
+:mod:`junco.multipart.parser`, which returns events (a part's headers, some of its
 data, its end). ``FormDataIter`` pulls events only as
 fast as the handler consumes them, so a streamed upload never holds more
 than a chunk in memory and the server's flow control slows the client down.
@@ -37,7 +37,12 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Container
 from typing import IO, TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
-from ._multipart import (
+from ..calling import call_endpoint
+from ..coerce import make_response
+from ..datastructures import Headers, MultiDict
+from ..exceptions import HTTPException
+from ..response import Response, _aiter_chunks, _close_iter
+from .parser import (
     Event,
     FormDataParser,
     MiB,
@@ -49,14 +54,9 @@ from ._multipart import (
     resolve_limits,
     secure_filename,
 )
-from .calling import call_endpoint
-from .coerce import make_response
-from .datastructures import Headers, MultiDict
-from .exceptions import HTTPException
-from .response import Response, _aiter_chunks, _close_iter
 
 if TYPE_CHECKING:
-    from .request import Request
+    from ..request import Request
 
 F = TypeVar("F", bound=Callable[..., Any])
 CHUNK_SIZE = 64 * 1024

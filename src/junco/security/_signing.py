@@ -24,7 +24,7 @@ import json
 import zlib
 from typing import Any
 
-from ._parsing import has_long_digit_run
+from .._parsing import has_long_digit_run
 
 try:  # orjson is optional
     import orjson as _orjson
