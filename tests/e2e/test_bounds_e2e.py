@@ -77,6 +77,23 @@ def raw(served: Served) -> socket.socket:
     return sock
 
 
+def answer_and_keep_open(sock: socket.socket) -> None:
+    """One keep-alive request on ``sock``, its whole response read; the connection stays."""
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"the server closed the connection; got {data[:200]!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection mid-body"
+        body += chunk
+
+
 def read_until_closed(sock: socket.socket) -> bytes:
     """Everything the server sends until it closes (or BOUND passes: then fail)."""
     data = b""
@@ -175,10 +192,18 @@ def test_a_trickled_body_gets_408_and_the_connection_closes(tmp_path: Path) -> N
 
 
 def test_connections_past_the_limit_get_503(tmp_path: Path) -> None:
-    args = ("--max-connections", "4", "--header-timeout", "60")
+    args = ("--max-connections", "4", "--header-timeout", "60", "--keep-alive-timeout", "60")
     with serving(tmp_path, *args) as served:
-        idle = [raw(served) for _ in range(4)]
+        idle: list[socket.socket] = []
         try:
+            # Three connections, opened one at a time, each complete a request, so
+            # the server has certainly accepted and counted them (uvicorn counts the
+            # asking connection too: with 3 open it still answers). A fourth stays
+            # silent; whether or not it is accepted yet, the fifth makes at least 4.
+            for _ in range(3):
+                idle.append(raw(served))
+                answer_and_keep_open(idle[-1])
+            idle.append(raw(served))
             with closing(raw(served)) as extra:
                 extra.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
                 answer = read_until_closed(extra)
