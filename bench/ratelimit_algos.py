@@ -37,8 +37,8 @@ from limits import RateLimitItemPerMinute  # noqa: E402
 from limits.aio import storage as lstorage  # noqa: E402
 from limits.aio import strategies  # noqa: E402
 
-from junco.stores.ratelimit_memory import MemoryRateLimitStore  # noqa: E402
-from junco.stores.ratelimit_redis import RedisRateLimitStore  # noqa: E402
+from junco.stores.memory import MemoryRateLimitStore  # noqa: E402
+from junco.stores.redis import RedisRateLimitStore  # noqa: E402
 
 Hit = Callable[[str], Awaitable[Any]]
 BIG = 10**9

@@ -19,7 +19,7 @@ import gc
 import time
 import tracemalloc
 
-from junco.stores.ratelimit_memory import MemoryRateLimitStore
+from junco.stores.memory import MemoryRateLimitStore
 
 MINUTE = 60_000
 

@@ -63,8 +63,6 @@ MODULES: tuple[str, ...] = (
     "junco.openapi",
     "junco.wsgi",
     "junco.security.ratelimit",
-    "junco.stores.ratelimit_memory",
-    "junco.stores.ratelimit_redis",
     "junco.security.audit",
     "junco.security.html_inject",
     "junco.security.stack",

@@ -181,6 +181,10 @@ OLD_PATHS = {
     "junco.middleware.proxy": "junco.security.proxy",
     "junco.middleware.ratelimit": "junco.security.ratelimit",
     "junco.middleware.stack": "junco.security.stack",
+    "junco.stores.pubsub_memory": "junco.stores.memory",
+    "junco.stores.ratelimit_memory": "junco.stores.memory",
+    "junco.stores.pubsub_redis": "junco.stores.redis",
+    "junco.stores.ratelimit_redis": "junco.stores.redis",
 }
 
 

@@ -21,7 +21,7 @@ from junco import CSRF, Junco, Request
 from junco.paths import path_problem
 from junco.security.audit import Audit
 from junco.security.ratelimit import RateLimit
-from junco.stores.ratelimit_memory import MemoryRateLimitStore
+from junco.stores.memory import MemoryRateLimitStore
 from junco.testing import TestClient, TestResponse
 from junco.websocket import WebSocket, with_websocket
 from junco.wsgi import to_wsgi

@@ -6,9 +6,7 @@ from redis.asyncio.sentinel import Sentinel
 from junco import Junco, Session
 from junco.pubsub import Broadcast
 from junco.security.ratelimit import RateLimit
-from junco.stores.pubsub_redis import RedisBackend
-from junco.stores.ratelimit_redis import RedisRateLimitStore
-from junco.stores.redis import RedisStore
+from junco.stores.redis import RedisBackend, RedisRateLimitStore, RedisStore
 
 # Sentinel finds the current master; the stores use the client as it is.
 sentinel = Sentinel([("10.0.0.1", 26379), ("10.0.0.2", 26379)], socket_timeout=1.0)

@@ -260,7 +260,7 @@ class Broadcast:
         store: ``"memory"`` (one process; ``"memory://"`` too), a Redis URL
             (``redis://host:port/db``, ``rediss://``, ``unix://``) to share
             messages between processes, or a backend object
-            (:class:`~junco.stores.pubsub_redis.RedisBackend` made from your
+            (:class:`~junco.stores.redis.RedisBackend` made from your
             own client, say). ``url=`` is accepted as its older name. With
             :meth:`init_app`, a Redis that does not answer fails the app's start-up.
         max_queue: Messages a subscriber may fall behind before it is dropped.
@@ -458,12 +458,12 @@ def _backend(spec: str | Backend, options: dict[str, Any]) -> Backend:
     def memory() -> Backend:
         if options:
             raise ConfigurationError("the memory backend takes no options")
-        from .stores.pubsub_memory import MemoryBackend
+        from .stores.memory import MemoryBackend
 
         return MemoryBackend()
 
     def redis(url: str) -> Backend:
-        from .stores.pubsub_redis import RedisBackend
+        from .stores.redis import RedisBackend
 
         return RedisBackend(url, **options)
 

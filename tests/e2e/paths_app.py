@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from junco import CSRF, Junco, Request
 from junco.security.ratelimit import RateLimit
-from junco.stores.ratelimit_memory import MemoryRateLimitStore
+from junco.stores.memory import MemoryRateLimitStore
 
 
 def attacked_app() -> tuple[Junco, list[str]]:

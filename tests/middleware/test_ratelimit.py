@@ -14,8 +14,8 @@ from junco import HTTPException, Junco, Request, Response
 from junco.security.proxy import ProxyHeaders
 from junco.security.ratelimit import Rate, RateLimit, parse_rates, remote_address
 from junco.security.security_headers import SecurityHeaders
-from junco.stores.ratelimit_memory import MemoryRateLimitStore
-from junco.stores.ratelimit_redis import RedisRateLimitStore
+from junco.stores.memory import MemoryRateLimitStore
+from junco.stores.redis import RedisRateLimitStore
 from junco.testing import TestClient, TestResponse, WebSocketRejected
 from junco.websocket import WebSocket, with_websocket
 from tests.middleware.test_security_headers import docs_example

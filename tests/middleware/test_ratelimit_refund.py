@@ -12,8 +12,8 @@ import pytest
 from junco import HTTPException, Junco, Request, Response
 from junco.exceptions import ConfigurationError
 from junco.security.ratelimit import RateLimit
-from junco.stores.ratelimit_memory import Check, MemoryRateLimitStore, Outcome
-from junco.stores.ratelimit_redis import RedisRateLimitStore
+from junco.stores.memory import Check, MemoryRateLimitStore, Outcome
+from junco.stores.redis import RedisRateLimitStore
 from junco.testing import TestClient
 
 

@@ -8,7 +8,7 @@ import itertools
 import pytest
 import redis.asyncio as aioredis
 
-from junco.stores.ratelimit_memory import (
+from junco.stores.memory import (
     MemoryRateLimitStore,
     Outcome,
     RateLimitStore,
@@ -19,7 +19,7 @@ from junco.stores.ratelimit_memory import (
     roll,
     wait_ms,
 )
-from junco.stores.ratelimit_redis import RedisRateLimitStore
+from junco.stores.redis import RedisRateLimitStore
 from tests.redis_server import RedisServer
 
 MINUTE = 60_000

@@ -24,12 +24,8 @@ from junco.pubsub import Broadcast
 from junco.security.ratelimit import RateLimit
 from junco.security.stack import secure_stack
 from junco.stores import REDIS_URL_ENV, in_memory, redis_url_from_env
-from junco.stores.memory import MemoryStore
-from junco.stores.pubsub_memory import MemoryBackend
-from junco.stores.pubsub_redis import RedisBackend
-from junco.stores.ratelimit_memory import MemoryRateLimitStore
-from junco.stores.ratelimit_redis import RedisRateLimitStore
-from junco.stores.redis import RedisStore
+from junco.stores.memory import MemoryBackend, MemoryRateLimitStore, MemoryStore
+from junco.stores.redis import RedisBackend, RedisRateLimitStore, RedisStore
 from junco.stores.resolve import redact
 from junco.testing import TestClient
 from tests.redis_server import free_port

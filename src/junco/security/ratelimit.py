@@ -22,7 +22,7 @@ counted in all of them only if all allow it; a refused request raises
 security headers, CORS and the request id decorate it).
 
 Counting (a sliding window counter) is explained in
-:mod:`junco.stores.ratelimit_memory`; docs/rate-limits.md has the measurements
+:mod:`junco.stores.memory`; docs/rate-limits.md has the measurements
 that chose it over the ``limits`` library.
 """
 
@@ -42,7 +42,7 @@ from ..calling import call_callback
 from ..exceptions import ConfigurationError, HTTPException
 from ..paths import normalize_path
 from ..request import Slot
-from ..stores.ratelimit_memory import (
+from ..stores.memory import (
     Check,
     MemoryRateLimitStore,
     Outcome,
@@ -182,8 +182,8 @@ class RateLimit:
         store: Where counters live: ``"memory"`` (the default: per process),
             a Redis URL (``redis://``, ``rediss://``, ``unix://``: shared by
             every process using it), or a store object
-            (:class:`~junco.stores.ratelimit_memory.MemoryRateLimitStore`,
-            :class:`~junco.stores.ratelimit_redis.RedisRateLimitStore`, yours).
+            (:class:`~junco.stores.memory.MemoryRateLimitStore`,
+            :class:`~junco.stores.redis.RedisRateLimitStore`, yours).
         default: A rate applied to every request, per route pattern (requests
             that match no route share one counter).
         key: ``key(request) -> str`` naming the client (sync or async);
@@ -527,7 +527,7 @@ def _counter_store(spec: RateLimitStore | str) -> RateLimitStore:
     """The store that ``RateLimit(store=spec)`` names (see :mod:`junco.stores.resolve`)."""
 
     def redis(url: str) -> RateLimitStore:
-        from ..stores.ratelimit_redis import RedisRateLimitStore
+        from ..stores.redis import RedisRateLimitStore
 
         return RedisRateLimitStore(url)
 
