@@ -22,7 +22,7 @@ import struct
 import time
 from typing import Any
 
-from junco._uvicorn import HttpToolsProtocol as _Bounded
+from junco.server.protocols import HttpToolsProtocol as _Bounded
 
 OUT = os.environ.get("STALL_PROBE_OUT", "/dev/null")
 _clock = time.perf_counter

@@ -1,4 +1,4 @@
-"""junco._accept: the uvloop that accepts every pending connection per iteration (issue 8 §7)."""
+"""junco.server.accept: the uvloop that accepts every pending connection per iteration."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pytest
 import uvicorn
 
 from junco import Junco
-from junco import server as srv
+from junco.server import runner as srv
 from tests.test_server import make_cert
 
 pytest.importorskip("uvloop")
-from junco._accept import Acceptor, new_event_loop
+from junco.server.accept import Acceptor, new_event_loop
 
 T = TypeVar("T")
 BURST = 64
@@ -189,12 +189,12 @@ def test_the_server_as_an_async_context_manager_closes_its_acceptor() -> None:
         socket.create_connection(("127.0.0.1", port), timeout=30).close()
 
 
-# -- wiring into junco.server ------------------------------------------------------------
+# -- wiring into junco.server.runner ------------------------------------------------------------
 
 
 def test_junco_run_serves_on_the_batch_accepting_loop() -> None:
     options = srv.uvicorn_options("127.0.0.1", 0, None)
-    assert options["loop"] == "junco._accept:new_event_loop"
+    assert options["loop"] == "junco.server.accept:new_event_loop"
     config = uvicorn.Config(Junco(), **options)
     assert config.get_loop_factory() is new_event_loop
 
@@ -202,8 +202,8 @@ def test_junco_run_serves_on_the_batch_accepting_loop() -> None:
 @pytest.mark.parametrize(
     ("loop", "expected"),
     [
-        ("auto", "junco._accept:new_event_loop"),
-        ("uvloop", "junco._accept:new_event_loop"),
+        ("auto", "junco.server.accept:new_event_loop"),
+        ("uvloop", "junco.server.accept:new_event_loop"),
         ("asyncio", "asyncio"),
         ("my.module:factory", "my.module:factory"),
     ],

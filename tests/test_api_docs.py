@@ -102,6 +102,18 @@ def test_the_page_covers_every_existing_module_and_export() -> None:
         assert f'<a id="{name}"></a>' not in text
 
 
+def test_no_public_name_is_defined_in_a_private_module() -> None:
+    # Issue 9's layout: what the reference documents is defined in a module
+    # whose path has no ``_private`` part, so "Defined in" never names one.
+    private = []
+    for module in gen.load_modules(gen.MODULES)[0]:
+        for name in gen.public_names(module):
+            home = getattr(getattr(module, name), "__module__", None)
+            if isinstance(home, str) and any(p.startswith("_") for p in home.split(".")):
+                private.append(f"{module.__name__}.{name} is defined in {home}")
+    assert private == []
+
+
 def test_the_page_has_no_memory_addresses() -> None:
     text = API_MD.read_text(encoding="utf-8")
     assert re.search(r" at 0x[0-9a-fA-F]+", text) is None

@@ -185,6 +185,7 @@ OLD_PATHS = {
     "junco.stores.ratelimit_memory": "junco.stores.memory",
     "junco.stores.pubsub_redis": "junco.stores.redis",
     "junco.stores.ratelimit_redis": "junco.stores.redis",
+    "junco.cli": "junco.server.cli",
 }
 
 
@@ -202,3 +203,30 @@ def test_the_old_middleware_package_still_exports_the_stack() -> None:
     new = importlib.import_module("junco.security")
     assert old.secure_stack is new.secure_stack
     assert old.CSPNonce is new.CSPNonce
+
+
+def test_the_face_packages_export_what_their_modules_define() -> None:
+    # The test client and the server are packages; their public names are
+    # the very objects of the modules inside (no copies, no wrappers).
+    import junco.server
+    import junco.testing
+    from junco.server import runner
+    from junco.testing import client, response, websocket
+
+    assert junco.testing.TestClient is client.TestClient
+    assert junco.testing.SyncTestClient is client.SyncTestClient
+    assert junco.testing.TestResponse is response.TestResponse
+    assert junco.testing.WebSocketSession is websocket.WebSocketSession
+    assert junco.testing.WebSocketRejected is websocket.WebSocketRejected
+    for name in junco.server.__all__:
+        assert getattr(junco.server, name) is getattr(runner, name)
+
+
+def test_importing_the_server_package_needs_no_server() -> None:
+    # ``import junco`` and ``junco.server`` load no ASGI server: uvicorn, granian,
+    # hypercorn and gunicorn are imported when a server is started.
+    servers = {"uvicorn", "granian", "hypercorn", "gunicorn", "uvicorn_worker"}
+    loaded = loaded_by("junco.server", "junco.testing")
+    assert {m.split(".")[0] for m in loaded} & servers == set()
+    assert {"junco.server.runner", "junco.testing.client"} <= loaded
+    assert "junco.server.protocols" not in loaded  # it imports uvicorn

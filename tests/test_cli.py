@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from junco import ConfigurationError, Junco, Request, __version__, cli
-from junco.server import TLSFiles
+from junco import ConfigurationError, Junco, Request, __version__
+from junco.server import TLSFiles, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 

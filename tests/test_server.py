@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 
 from junco import ConfigurationError, Junco, Request
-from junco import server as srv
+from junco.server import runner as srv
 from tests.servers import free_port
 
 
@@ -108,23 +108,23 @@ def test_uvicorn_options_are_the_safe_defaults() -> None:
     assert options["h11_max_incomplete_event_size"] > srv.max_head(app) == 10_000 + srv.HEADER_ROOM
     assert options["limit_concurrency"] == srv.MAX_CONNECTIONS
     assert options["timeout_keep_alive"] == srv.KEEP_ALIVE_TIMEOUT
-    assert options["http"] == "junco._uvicorn:HttpToolsProtocol"
-    assert options["ws"] == "junco._uvicorn:WebSocketProtocol"
+    assert options["http"] == "junco.server.protocols:HttpToolsProtocol"
+    assert options["ws"] == "junco.server.protocols:WebSocketProtocol"
     assert not any(k.startswith("ssl") for k in options)
     # Every key is a real uvicorn setting: Config takes them all.
     config = uvicorn.Config(app, **options)
     assert (config.host, config.port, config.server_header) == ("127.0.0.1", 8123, False)
     config.load()
     assert config.http_protocol_class.__name__ == "HttpToolsProtocol"
-    assert config.http_protocol_class.__module__ == "junco._uvicorn"
+    assert config.http_protocol_class.__module__ == "junco.server.protocols"
 
 
 @pytest.mark.parametrize(
     ("parser", "expected"),
     [
-        ("h11", "junco._uvicorn:H11Protocol"),
-        ("httptools", "junco._uvicorn:HttpToolsProtocol"),
-        ("auto", "junco._uvicorn:HttpToolsProtocol"),
+        ("h11", "junco.server.protocols:H11Protocol"),
+        ("httptools", "junco.server.protocols:HttpToolsProtocol"),
+        ("auto", "junco.server.protocols:HttpToolsProtocol"),
         ("my.module:Protocol", "my.module:Protocol"),
     ],
 )
@@ -143,14 +143,14 @@ def test_bounds_are_checked() -> None:
 def test_head_limits_reach_the_protocol_through_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from junco import _uvicorn
+    from junco.server import protocols
 
-    monkeypatch.delenv(_uvicorn.ENV_HEAD, raising=False)
-    assert _uvicorn.head_limits() == (srv.HEADER_TIMEOUT, _uvicorn.MAX_HEAD)
+    monkeypatch.delenv(protocols.ENV_HEAD, raising=False)
+    assert protocols.head_limits() == (srv.HEADER_TIMEOUT, protocols.MAX_HEAD)
     app = Junco(max_header_bytes=1000)
     with srv._environ(srv._head_env(app, srv.Bounds(header_timeout=2.5))):
-        assert _uvicorn.head_limits() == (2.5, 1000 + srv.HEADER_ROOM)
-    assert _uvicorn.ENV_HEAD not in os.environ
+        assert protocols.head_limits() == (2.5, 1000 + srv.HEADER_ROOM)
+    assert protocols.ENV_HEAD not in os.environ
 
 
 def test_uvicorn_loads_tls_files(tmp_path: Path) -> None:
@@ -453,18 +453,22 @@ def test_app_run_delegates_to_the_server_module() -> None:
 
 
 def test_gunicorn_worker_carries_junco_settings() -> None:
-    worker = srv.UvicornWorker
-    assert worker is srv.gunicorn_worker()
-    assert worker.__module__ == "junco.server"
+    import junco.server
+
+    worker = junco.server.UvicornWorker  # what ``gunicorn -k`` names
+    assert worker is srv.UvicornWorker is srv.gunicorn_worker()
+    assert worker.__module__ == "junco.server.runner"
     settings = worker.CONFIG_KWARGS
     assert settings["server_header"] is False
     assert settings["proxy_headers"] is False
     assert settings["lifespan"] == "on"
-    assert settings["http"] == "junco._uvicorn:HttpToolsProtocol"
+    assert settings["http"] == "junco.server.protocols:HttpToolsProtocol"
     assert "host" not in settings
     assert "port" not in settings
     with pytest.raises(AttributeError, match="no_such_name"):
         srv.no_such_name  # noqa: B018
+    with pytest.raises(AttributeError, match="no_such_name"):
+        junco.server.no_such_name  # noqa: B018
 
 
 def test_gunicorn_worker_falls_back_to_uvicorns_old_module(

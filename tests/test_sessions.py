@@ -461,7 +461,7 @@ def test_weak_or_missing_keys_are_refused(secret_key: Any) -> None:
 
 
 def test_a_debug_app_without_a_key_gets_a_random_one(caplog: pytest.LogCaptureFixture) -> None:
-    from junco._startup import RANDOM_KEY_STATE
+    from junco.server.startup import RANDOM_KEY_STATE
 
     with pytest.raises(ConfigurationError, match="secret_key"):
         Session(Junco())  # not in debug mode: a key is required
@@ -493,7 +493,7 @@ def test_a_debug_app_without_a_key_gets_a_random_one(caplog: pytest.LogCaptureFi
 
 
 def test_random_secret_key_marks_the_app() -> None:
-    from junco._startup import RANDOM_KEY_STATE
+    from junco.server.startup import RANDOM_KEY_STATE
 
     app = Junco()
     key = random_secret_key(app)

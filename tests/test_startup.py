@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from junco import ConfigurationError, Junco, _startup, cli, server
+from junco import ConfigurationError, Junco
 from junco.security.ratelimit import RateLimit
 from junco.security.sessions import Session
+from junco.server import cli, runner, startup
 from junco.stores.memory import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,8 +75,8 @@ def test_app_run_while_loading_is_skipped(
     def never(*args: object) -> None:
         raise AssertionError("a server was started")
 
-    monkeypatch.setattr(server, "_run_uvicorn", never)
-    with _startup.importing("todo"):
+    monkeypatch.setattr(runner, "_run_uvicorn", never)
+    with startup.importing("todo"):
         Junco().run()
     assert "todo calls app.run() when imported" in capsys.readouterr().err
 
@@ -114,9 +115,9 @@ def test_a_busy_port_says_which_port_to_try(
     err = capsys.readouterr().err
     assert f"port {listener} is in use: try `--port {listener + 1}`" in err
     assert "serving on" not in err  # no banner for a server that cannot start
-    assert _startup.port_in_use("127.0.0.1", listener) is not None
+    assert startup.port_in_use("127.0.0.1", listener) is not None
     with pytest.raises(ConfigurationError, match="is in use"):
-        server.run(Junco(), port=listener)
+        runner.run(Junco(), port=listener)
 
 
 def test_port_5000_mentions_airplay() -> None:
@@ -127,7 +128,7 @@ def test_port_5000_mentions_airplay() -> None:
     except OSError:
         pass  # something else holds it: in use all the same
     try:
-        message = _startup.port_in_use("127.0.0.1", 5000)
+        message = startup.port_in_use("127.0.0.1", 5000)
     finally:
         sock.close()
     assert message is not None
@@ -139,55 +140,55 @@ def test_a_free_port_is_fine() -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    assert _startup.port_in_use("127.0.0.1", port) is None
-    assert _startup.port_in_use("127.0.0.1", 0) is None
+    assert startup.port_in_use("127.0.0.1", port) is None
+    assert startup.port_in_use("127.0.0.1", 0) is None
 
 
 def test_port_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "8123")
     assert cli.build_parser().parse_args(["run", "m:app"]).port == 8123
-    assert _startup.default_port() == 8123
+    assert startup.default_port() == 8123
     for junk in ("", "http", "0", "70000"):
         monkeypatch.setenv("PORT", junk)
-        assert _startup.default_port() == 5000
+        assert startup.default_port() == 5000
 
 
 def test_banner_says_where_and_warns_about_memory_state() -> None:
     app = Junco()
     Session(app, "k" * 32, store=MemoryStore())
     RateLimit(app)
-    lines = _startup.banner(app, "http://127.0.0.1:5000", "uvicorn", 1, False)
+    lines = startup.banner(app, "http://127.0.0.1:5000", "uvicorn", 1, False)
     assert lines[0] == "junco: serving on http://127.0.0.1:5000"
     assert "uvicorn, 1 worker, debug off" in lines[1]
     assert "rate limits, sessions kept in memory (state is lost at restart)" in lines[2]
-    lines = _startup.banner(app, "http://x", "granian", 4, True)
+    lines = startup.banner(app, "http://x", "granian", 4, True)
     assert "4 workers, debug ON" in lines[1]
     assert "each worker has its own" in lines[2]
-    app.state[_startup.RANDOM_KEY_STATE] = True
-    assert "sessions will not survive a restart" in _startup.banner(app, "u", "s", 1, False)[-1]
-    assert len(_startup.banner(Junco(), "u", "uvicorn", 1, False)) == 2
+    app.state[startup.RANDOM_KEY_STATE] = True
+    assert "sessions will not survive a restart" in startup.banner(app, "u", "s", 1, False)[-1]
+    assert len(startup.banner(Junco(), "u", "uvicorn", 1, False)) == 2
 
 
 def test_json_log_lines() -> None:
     record = logging.LogRecord("junco.audit", logging.INFO, __file__, 1, "login %s", ("ok",), None)
     record.request_id = "abc"
-    line = json.loads(_startup.JSONFormatter().format(record))
+    line = json.loads(startup.JSONFormatter().format(record))
     assert line["logger"] == "junco.audit"
     assert line["message"] == "login ok"
     assert line["request_id"] == "abc"
     assert line["level"] == "INFO"
     assert line["time"].endswith("Z")
     record = logging.LogRecord("junco.audit", logging.INFO, __file__, 1, '{"event": "x"}', (), None)
-    assert json.loads(_startup.JSONFormatter().format(record))["audit"] == {"event": "x"}
+    assert json.loads(startup.JSONFormatter().format(record))["audit"] == {"event": "x"}
 
 
 def test_configure_logging_leaves_an_apps_setup_alone() -> None:
     logger = logging.getLogger("junco")
     logger.handlers = []
-    handler = _startup.configure_logging("json")
+    handler = startup.configure_logging("json")
     assert logger.handlers == [handler]
-    assert isinstance(handler.formatter, _startup.JSONFormatter)
-    again = _startup.configure_logging("text")
+    assert isinstance(handler.formatter, startup.JSONFormatter)
+    again = startup.configure_logging("text")
     assert logger.handlers == [handler]  # not added twice
     assert again is not handler
 
@@ -225,7 +226,7 @@ def test_several_workers_with_memory_state_is_an_error(
 def test_logging_to_stderr_is_undone() -> None:
     logger = logging.getLogger("junco")
     logger.handlers = []
-    with _startup.logging_to_stderr("json"):
+    with startup.logging_to_stderr("json"):
         assert len(logger.handlers) == 1
         assert logger.propagate is False
     assert logger.handlers == []

@@ -525,8 +525,8 @@ class Junco:
         Called while ``junco run``/``routes``/``check`` import the module, it
         does nothing but say so: put it under ``if __name__ == "__main__":``.
         """
-        from ._startup import default_port
         from .server import run
+        from .server.startup import default_port
 
         if port is None:
             port = default_port()

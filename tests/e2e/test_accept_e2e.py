@@ -2,7 +2,7 @@
 
 The server process is stopped (SIGSTOP) while 64 clients connect and send a
 request, so all 64 sit in the kernel's accept queue when it resumes: junco's
-loop (:mod:`junco._accept`) takes them in one batch and every one is answered.
+loop (:mod:`junco.server.accept`) takes them in one batch and every one is answered.
 The iteration count itself is tested in-process (tests/test_accept.py).
 """
 

@@ -8,8 +8,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from . import __version__, _startup, server
-from .exceptions import ConfigurationError
+from .. import __version__
+from ..exceptions import ConfigurationError
+from . import runner, startup
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,19 +26,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--port",
         type=int,
-        default=_startup.default_port(),
+        default=startup.default_port(),
         help="port to bind (default: $PORT, else 5000)",
     )
     run.add_argument("--workers", type=_positive, default=1, help="worker processes")
     run.add_argument("--reload", action="store_true", help="restart on code changes (uvicorn)")
-    run.add_argument("--server", choices=server.SERVERS, default="uvicorn", help="ASGI server")
+    run.add_argument("--server", choices=runner.SERVERS, default="uvicorn", help="ASGI server")
     run.add_argument("--debug", action="store_true", help="tracebacks in 500 responses")
     run.add_argument("--certfile", help="TLS certificate chain (PEM)")
     run.add_argument("--keyfile", help="TLS private key (PEM)")
     run.add_argument("--log-level", default=None, help="server log level (uvicorn, hypercorn)")
     run.add_argument(
         "--log-format",
-        choices=_startup.LOG_FORMATS,
+        choices=startup.LOG_FORMATS,
         default="text",
         help="junco's own log lines (junco, junco.audit): readable text or JSON lines",
     )
@@ -60,16 +61,16 @@ def _add_bounds(run: argparse.ArgumentParser) -> None:
     """The per-client bounds of ``junco run`` (see docs/deployment.md)."""
     bounds = run.add_argument_group("client bounds (per worker)")
     bounds.add_argument(
-        "--header-timeout", type=_seconds, default=server.HEADER_TIMEOUT, metavar="S",
-        help=f"seconds to send a complete request head (default {server.HEADER_TIMEOUT:g})",
+        "--header-timeout", type=_seconds, default=runner.HEADER_TIMEOUT, metavar="S",
+        help=f"seconds to send a complete request head (default {runner.HEADER_TIMEOUT:g})",
     )  # fmt: skip
     bounds.add_argument(
-        "--keep-alive-timeout", type=_seconds, default=server.KEEP_ALIVE_TIMEOUT, metavar="S",
-        help=f"seconds an idle connection stays open (default {server.KEEP_ALIVE_TIMEOUT:g})",
+        "--keep-alive-timeout", type=_seconds, default=runner.KEEP_ALIVE_TIMEOUT, metavar="S",
+        help=f"seconds an idle connection stays open (default {runner.KEEP_ALIVE_TIMEOUT:g})",
     )  # fmt: skip
     bounds.add_argument(
-        "--max-connections", type=_positive, default=server.MAX_CONNECTIONS, metavar="N",
-        help=f"open connections per worker, 503 past it (default {server.MAX_CONNECTIONS})",
+        "--max-connections", type=_positive, default=runner.MAX_CONNECTIONS, metavar="N",
+        help=f"open connections per worker, 503 past it (default {runner.MAX_CONNECTIONS})",
     )  # fmt: skip
 
 
@@ -107,7 +108,7 @@ def run_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.keyfile and not args.certfile:
         raise ConfigurationError("--keyfile needs --certfile")
     if args.certfile:
-        options["ssl"] = server.TLSFiles(args.certfile, args.keyfile)
+        options["ssl"] = runner.TLSFiles(args.certfile, args.keyfile)
     if args.log_level:
         key = {"uvicorn": "log_level", "hypercorn": "loglevel"}.get(args.server)
         if key is None:
@@ -149,8 +150,8 @@ def check_app(app: Any, out: TextIO, workers: int | None = None) -> int:
 def start(args: argparse.Namespace) -> None:
     """``junco run``: logging, the app, the banner, then the server (blocking)."""
     options = run_options(args)
-    app = server.load_app(args.app)
-    busy = _startup.port_in_use(args.host, args.port)
+    app = runner.load_app(args.app)
+    busy = startup.port_in_use(args.host, args.port)
     if busy is not None:
         raise ConfigurationError(busy)
     scheme = "https" if args.certfile else "http"
@@ -158,9 +159,9 @@ def start(args: argparse.Namespace) -> None:
     if args.host in ("0.0.0.0", "::"):  # noqa: S104 - naming it, not binding
         url += " (every interface)"
     debug = args.debug or app.debug
-    _startup.announce_later(_startup.banner(app, url, args.server, args.workers, debug))
-    with _startup.logging_to_stderr(args.log_format):
-        server.run(args.app, **options)
+    startup.announce_later(startup.banner(app, url, args.server, args.workers, debug))
+    with startup.logging_to_stderr(args.log_format):
+        runner.run(args.app, **options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             start(args)
             return 0
-        app = server.load_app(args.app)
+        app = runner.load_app(args.app)
         if args.command == "routes":
             print_routes(app, sys.stdout)
             return 0

@@ -38,8 +38,8 @@ from typing import Any, cast
 from uvicorn.protocols.http.h11_impl import H11Protocol as _H11
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from . import _draining
-from .server import HEADER_TIMEOUT, max_head
+from .. import _draining
+from .runner import HEADER_TIMEOUT, max_head
 
 ENV_HEAD = "JUNCO_HEAD_LIMITS"
 MAX_HEAD = max_head()

@@ -29,9 +29,9 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
 
-from . import _draining
-from ._startup import announce, import_string_hint, importing, port_in_use, run_during_import
-from .exceptions import ConfigurationError
+from .. import _draining
+from ..exceptions import ConfigurationError
+from .startup import announce, import_string_hint, importing, port_in_use, run_during_import
 
 SERVERS = ("uvicorn", "granian", "hypercorn")
 GRACEFUL_SHUTDOWN = 10
@@ -165,7 +165,7 @@ def uvicorn_options(
         # junco's protocols add the head deadline and size cap uvicorn lacks.
         "http": _PROTOCOLS + _PARSERS["httptools" if _has_httptools() else "h11"],
         "ws": _PROTOCOLS + "WebSocketProtocol",
-        # uvloop, accepting every pending connection per iteration (see junco._accept).
+        # uvloop, accepting every pending connection per iteration (see junco.server.accept).
         "loop": _LOOP if _has_uvloop() else "auto",
         "timeout_keep_alive": bounds.keep_alive_timeout,
         "limit_concurrency": bounds.max_connections,
@@ -181,8 +181,8 @@ def uvicorn_options(
     return options
 
 
-_PROTOCOLS = "junco._uvicorn:"
-_LOOP = "junco._accept:new_event_loop"
+_PROTOCOLS = "junco.server.protocols:"
+_LOOP = "junco.server.accept:new_event_loop"
 
 
 @cache
@@ -222,7 +222,7 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def _head_env(app: Any, bounds: Bounds) -> dict[str, str]:
-    from ._uvicorn import ENV_HEAD, head_setting
+    from .protocols import ENV_HEAD, head_setting
 
     return {ENV_HEAD: head_setting(bounds.header_timeout, max_head(app))}
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from .security.sessions import RANDOM_KEY_STATE as RANDOM_KEY_STATE  # owned by the sessions
+from ..security.sessions import RANDOM_KEY_STATE as RANDOM_KEY_STATE  # owned by the sessions
 
 DEFAULT_PORT = 5000
 ENV_PORT = "PORT"
@@ -130,7 +130,7 @@ def announce(out: TextIO | None = None) -> None:
 
 
 def _warnings(app: Any, workers: int) -> Iterator[str]:
-    from .checks import memory_state
+    from ..checks import memory_state
 
     memory = memory_state(app)
     if memory:

@@ -15,11 +15,11 @@ from concurrent.futures import Future
 from typing import Any, TypeVar, overload
 from urllib.parse import unquote, urlencode
 
-from ._testresponse import TestResponse, _collect
-from ._testws import WebSocketRejected, WebSocketSession, drive_generator
-from .datastructures import Headers
-from .sse.wire import SSEDecoder
-from .types import ASGIApp, Message
+from ..datastructures import Headers
+from ..sse.wire import SSEDecoder
+from ..types import ASGIApp, Message
+from .response import TestResponse, _collect
+from .websocket import WebSocketRejected, WebSocketSession, drive_generator
 
 __all__ = [
     "SyncTestClient",

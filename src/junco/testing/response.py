@@ -12,9 +12,9 @@ import json as _json
 from collections.abc import Mapping
 from typing import Any, cast
 
-from .datastructures import Headers
-from .sse.wire import ServerSentEvent, SSEDecoder
-from .types import Message
+from ..datastructures import Headers
+from ..sse.wire import ServerSentEvent, SSEDecoder
+from ..types import Message
 
 
 class TestHeaders(Headers):

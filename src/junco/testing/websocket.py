@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from ._testresponse import TestResponse
-from .datastructures import Headers
-from .types import ASGIApp, Message
-from .websocket import WebSocketDisconnect
+from ..datastructures import Headers
+from ..types import ASGIApp, Message
+from ..websocket import WebSocketDisconnect
+from .response import TestResponse
 
 # -- WebSocket -------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from ...sse import SSE, sse_response, with_sse
 from ...templating import Template
 from ...testing import TestClient, TestResponse
 from ...websocket import WebSocket, WebSocketError, with_websocket
-from ._helpers import AsyncBytesIO, MultiDict, NoCaseDict, iscoroutine, urldecode, urlencode
+from .microdot import AsyncBytesIO, MultiDict, NoCaseDict, iscoroutine, urldecode, urlencode
 
 __all__ = [
     "CORS",
