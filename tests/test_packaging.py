@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tomllib
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,11 @@ def test_the_wheel_installs_and_serves(tmp_path: Path) -> None:
     run(sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", dist, cwd=source)
     (wheel,) = dist.glob("junco-*.whl")
     assert wheel.name == f"junco-{junco.__version__}-py3-none-any.whl"
+    # Every tracked module is in it: a folder without __init__.py would be left out.
+    modules = {n.removeprefix("src/") for n in files if n.startswith("src/") and n.endswith(".py")}
+    with zipfile.ZipFile(wheel) as archive:
+        assert modules - set(archive.namelist()) == set()
+    assert {"junco/server/cli.py", "junco/testing/client.py"} <= modules
 
     env = tmp_path / "venv"
     venv.create(env, with_pip=True, system_site_packages=False)
@@ -70,6 +76,7 @@ def test_the_wheel_installs_and_serves(tmp_path: Path) -> None:
         f"junco {junco.__version__}"
     )
     assert "GET  /  hello.index" in run(env / "bin" / "junco", "routes", "hello:app", cwd=app_dir)
+    assert "GET  /  hello.index" in run(python, "-m", "junco", "routes", "hello:app", cwd=app_dir)
     typed = run(
         python,
         "-c",
