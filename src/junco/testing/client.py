@@ -19,15 +19,9 @@ from ..datastructures import Headers
 from ..sse.wire import SSEDecoder
 from ..types import ASGIApp, Message
 from .response import TestResponse, _collect
-from .websocket import WebSocketRejected, WebSocketSession, drive_generator
+from .websocket import WebSocketSession, drive_generator
 
-__all__ = [
-    "SyncTestClient",
-    "TestClient",
-    "TestResponse",
-    "WebSocketRejected",
-    "WebSocketSession",
-]
+__all__ = ["SyncTestClient", "TestClient"]  # junco.testing exports the package's names
 
 T = TypeVar("T")
 HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
