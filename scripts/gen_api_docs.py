@@ -46,6 +46,7 @@ MODULES: tuple[str, ...] = (
     "junco.websocket",
     "junco.sse",
     "junco.testing",
+    "junco.server",
     "junco.paths",
     "junco.errors",
     "junco.urls",
@@ -178,7 +179,9 @@ def doc_comments(module_name: str) -> dict[str, str]:
     """Documentation of assignments: ``{"NAME": ..., "Class.NAME": ...}``.
 
     Either ``#:`` comment lines just above the assignment, or a string
-    literal just below it (an attribute docstring).
+    literal just below it (an attribute docstring). A constant a package
+    imports from one of its modules (``from .runner import TIMEOUT``) carries
+    the documentation it has there.
     """
     module = sys.modules[module_name]
     try:
@@ -190,6 +193,8 @@ def doc_comments(module_name: str) -> dict[str, str]:
 
     def visit(body: list[ast.stmt], prefix: str) -> None:
         for node, after in zip(body, [*body[1:], None], strict=True):
+            if isinstance(node, ast.ImportFrom) and node.level and not prefix:
+                found.update(_imported_comments(node, module))
             if isinstance(node, ast.ClassDef) and not prefix:
                 visit(node.body, node.name + ".")
             targets = node.targets if isinstance(node, ast.Assign) else []
@@ -202,6 +207,16 @@ def doc_comments(module_name: str) -> dict[str, str]:
 
     visit(ast.parse(source).body, "")
     return found
+
+
+def _imported_comments(node: ast.ImportFrom, module: ModuleType) -> dict[str, str]:
+    """The documentation of the names a package imports from one of its own modules."""
+    source = importlib.util.resolve_name("." * node.level + (node.module or ""), module.__package__)
+    if not source.startswith(module.__name__ + ".") or source not in sys.modules:
+        return {}  # only from deeper down, so following imports never loops
+    comments = doc_comments(source)
+    pairs = ((alias.name, alias.asname or alias.name) for alias in node.names)
+    return {mine: comments[theirs] for theirs, mine in pairs if theirs in comments}
 
 
 def _string_below(node: ast.stmt | None) -> str:

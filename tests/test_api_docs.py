@@ -204,6 +204,34 @@ def test_constants_are_documented_by_comments_or_strings(
     monkeypatch.delitem(sys.modules, "apidoc_consts")
 
 
+def test_a_package_exports_constants_with_the_comments_of_its_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # junco.server re-exports junco.server.runner's constants; the reference
+    # still says what they are. ``from . import`` (the package itself) is not
+    # followed, or the generator would loop.
+    init = """
+        from . import inner as inner
+        from .inner import LIMIT, PLAIN
+        from .inner import LIMIT as RENAMED
+
+        __all__ = ["LIMIT", "PLAIN", "RENAMED"]
+    """
+    inner = """
+        LIMIT = 5
+        \"\"\"How many.\"\"\"
+        PLAIN = 1
+    """
+    _package(tmp_path, "apidoc_reexport", {"__init__.py": init, "inner.py": inner})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (module,), _ = gen.load_modules(["apidoc_reexport"])
+    assert gen.docstring_of(module, "LIMIT") == "How many."
+    assert gen.docstring_of(module, "RENAMED") == "How many."
+    assert gen.docstring_of(module, "PLAIN") == ""
+    monkeypatch.delitem(sys.modules, "apidoc_reexport")
+    monkeypatch.delitem(sys.modules, "apidoc_reexport.inner")
+
+
 def test_a_stale_all_entry_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _package(tmp_path, "apidoc_stale", {"__init__.py": "__all__ = ['gone']\n"})
     monkeypatch.syspath_prepend(str(tmp_path))
