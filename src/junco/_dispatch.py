@@ -11,7 +11,10 @@ Invariants:
   ``request.path`` is the one path the router and every policy read.
 - ``before_request`` hooks run whether or not a route matched (``request.route``
   is ``None`` on a 404), so host, CORS and rate-limit checks cover every path;
-  404/405 are raised after them.
+  404/405 come after them: raised when an error handler of the app answers the
+  status, otherwise copied from the renderer's cache (``errors.route_error``),
+  so junk URLs cost what a match costs. Either way ``after_error_request``
+  hooks run on them and ``after_request`` hooks do not.
 - The body, when declared and small enough, is read before the hooks so they
   can look at forms and JSON; otherwise it is left to ``request.stream``.
 - The plain path (static route, no hooks, small body) allocates nothing but
