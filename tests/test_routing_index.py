@@ -130,3 +130,72 @@ def test_many_routes_still_match_405_and_redirect() -> None:
     assert response.status_code == 405
     assert "POST" in response.headers["Allow"]
     assert client.sync.post("/r5/items/3/edit").status_code == 308
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(pattern_st, pattern_st.map(lambda p: p + "/")), min_size=1, max_size=8),
+    st.lists(path_st, max_size=20),
+)
+def test_the_slash_probe_is_skipped_only_when_it_cannot_succeed(
+    patterns: list[str], paths: list[str]
+) -> None:
+    app = Junco()
+    for i, url in enumerate(patterns):
+        if not accepted(url):
+            continue
+
+        def handler(request: Any, **kwargs: Any) -> str:
+            return "ok"
+
+        handler.__name__ = f"h{i}"
+        app.route(url, methods=["GET"])(handler)
+    router = app.router
+    for path in paths:
+        path = path.rstrip("/") or "/"
+        allow: dict[str, None] = {}
+        if router._find("GET", path + "/", (), allow) is not None or allow:
+            # Adding a slash finds something: the router must not skip that probe.
+            assert router.may_end_with_slash()
+
+
+def test_a_slash_only_a_mounted_app_can_take_still_redirects() -> None:
+    app = Junco()
+
+    @app.get("/n/<int:n>")
+    async def number(request: Any, n: int) -> str:
+        return "n"
+
+    assert not app.router.may_end_with_slash()
+    sub = Junco()
+    app.mount(sub, "/api")
+    assert not app.router.may_end_with_slash()
+    client = TestClient(app)
+    assert client.sync.get("/api").status_code == 404
+
+    @sub.get("/")
+    async def index(request: Any) -> str:  # added after mounting: seen live
+        return "index"
+
+    assert app.router.may_end_with_slash()
+    response = client.sync.get("/api")
+    assert response.status_code == 308
+    assert response.headers["Location"] == "/api/"
+
+
+def test_an_argument_that_takes_slashes_keeps_its_redirect() -> None:
+    app = Junco()
+
+    @app.get("/x/<re:.*:rest>")
+    async def anything(request: Any, rest: str) -> str:
+        return rest
+
+    @app.get("/n/<int:n>")
+    async def number(request: Any, n: int) -> str:
+        return "n"
+
+    client = TestClient(app)
+    response = client.sync.get("/x")
+    assert response.status_code == 308
+    assert response.headers["Location"] == "/x/"
+    assert client.sync.get("/n/5/").status_code == 308  # a slash to drop: always probed

@@ -11,7 +11,10 @@ Invariants:
   ``request.path`` is the one path the router and every policy read.
 - ``before_request`` hooks run whether or not a route matched (``request.route``
   is ``None`` on a 404), so host, CORS and rate-limit checks cover every path;
-  404/405 are raised after them.
+  404/405 come after them: raised when an error handler of the app answers the
+  status, otherwise copied from the renderer's cache (``errors.route_error``),
+  so junk URLs cost what a match costs. Either way ``after_error_request``
+  hooks run on them and ``after_request`` hooks do not.
 - The body, when declared and small enough, is read before the hooks so they
   can look at forms and JSON; otherwise it is left to ``request.stream``.
 - The plain path (static route, no hooks, small body) allocates nothing but
@@ -27,7 +30,7 @@ from . import _hooks
 from ._parsing import json_dumps
 from .calling import call_callback, call_endpoint, call_hook, is_async_callable
 from .coerce import make_response
-from .errors import render_error
+from .errors import render_error, route_error
 from .exceptions import ClientDisconnect, HTTPException
 from .paths import check_path, path_problem, slash_redirect
 from .request import Request, _current
@@ -107,6 +110,7 @@ async def handle_http(
     if plan is None:
         plan = app.root_plan()
     body = None
+    failed = False  # answered with an error of the router: no after_request hooks
     try:
         declared = scan_headers(app, scope, request)
         path = request.path
@@ -154,6 +158,11 @@ async def handle_http(
         if response is None:
             if route is None:
                 response = _no_route(request, match)
+                if response is None:  # a 404 or 405
+                    failed = True
+                    response = _route_error(plan, request, match)
+                    if plan.after_error:
+                        response = await after_error(plan, request, response)
             else:
                 if not route.is_async:
                     rv = await call_endpoint(route.handler, False, request, **request.url_args)
@@ -170,7 +179,7 @@ async def handle_http(
                     body, ctype = json_dumps(rv), _CT_JSON
                 else:
                     response = make_response(rv)
-        if response is not None:
+        if response is not None and not failed:
             if plan.sync_after is not None and request._after is None:
                 for fn in plan.sync_after:  # the hook policy (junco.calling), inlined
                     rv = fn(request, response)
@@ -299,15 +308,36 @@ async def run_after(plan: _hooks.Plan, request: Request, response: Response) -> 
     return response
 
 
-def _no_route(request: Request, match: Any) -> Response:
+def _no_route(request: Request, match: Any) -> Response | None:
+    """The answer of a lookup that found no route; ``None`` for a 404 or 405."""
     if match.redirect is not None:
         return slash_redirect(request, request.root_path + match.redirect)
-    if match.allow:
+    if match.allow and request.method == "OPTIONS":
         allow = allowed_methods(match.allow)
-        if request.method == "OPTIONS":
-            return Response(headers={"Allow": allow})  # 200 and no body, as Microdot
-        raise HTTPException(405, headers={"Allow": allow})
-    raise HTTPException(404)
+        return Response(headers={"Allow": allow})  # 200 and no body, as Microdot
+    return None
+
+
+#: False: the router's 404/405 are raised and caught like any error (tests compare).
+FAST_ROUTE_ERRORS = True
+
+
+def _route_error(plan: _hooks.Plan, request: Request, match: Any) -> Response:
+    """The 404, or 405 with ``Allow``, of a request that matched no route.
+
+    Every junk URL comes here, so when no error handler of the app answers
+    the status, nothing is raised: ``route_error`` copies the response its
+    renderer made once. The ``after_error_request`` hooks run on it all the
+    same (they see only the response, never the exception).
+
+    Raises:
+        HTTPException: for an app that handles the status itself.
+    """
+    allow = allowed_methods(match.allow) if match.allow else None
+    status = 405 if allow else 404
+    if not FAST_ROUTE_ERRORS or status not in plan.unhandled:
+        raise HTTPException(status, headers={"Allow": allow} if allow else None)
+    return route_error(request, status, allow, final=not plan.after_error)
 
 
 async def error_response(
@@ -315,6 +345,11 @@ async def error_response(
 ) -> Response:
     """Turn ``exc`` into a response and run the ``after_error_request`` hooks."""
     response = await _handle_error(app, plan, request, exc)
+    return await after_error(plan, request, response)
+
+
+async def after_error(plan: _hooks.Plan, request: Request, response: Response) -> Response:
+    """Run the ``after_error_request`` hooks on the error ``response``; one failing is logged."""
     for fn, is_async in plan.after_error:
         try:
             rv = await call_hook(fn, is_async, request, response)

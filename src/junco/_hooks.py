@@ -17,7 +17,7 @@ nothing for it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .calling import is_async_callable
@@ -118,6 +118,9 @@ class Plan:
     # runs them in a loop of its own, without awaiting a coroutine per stage.
     sync_before: tuple[Callable[..., Any], ...] | None = None
     sync_after: tuple[Callable[..., Any], ...] | None = None
+    # The router's own errors (404, 405) that no error handler here answers:
+    # junco renders those itself, without raising (junco._dispatch.route_error).
+    unhandled: frozenset[int] = frozenset()
 
 
 def _tagged(hooks: Iterable[Callable[..., Any]]) -> list[Hook]:
@@ -151,7 +154,7 @@ def build_plan(root: Junco, chain: tuple[Mount, ...]) -> Plan:
             after_error += ae
             error_chain.append(e)
     run_after = tuple(reversed(after))
-    return Plan(
+    plan = Plan(
         tuple(before),
         run_after,
         tuple(reversed(after_error)),
@@ -159,6 +162,10 @@ def build_plan(root: Junco, chain: tuple[Mount, ...]) -> Plan:
         _all_sync(before),
         _all_sync(run_after),
     )
+    from .exceptions import HTTPException
+
+    unhandled = (s for s in (404, 405) if find_error_handler(plan, HTTPException(s), s) is None)
+    return replace(plan, unhandled=frozenset(unhandled))
 
 
 def _all_sync(hooks: list[Hook] | tuple[Hook, ...]) -> tuple[Callable[..., Any], ...] | None:

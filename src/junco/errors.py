@@ -36,12 +36,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .datastructures import Headers, single_header
 from .exceptions import HTTPException, default_code, error_text, status_phrase
 from .request import CSP_NONCE, REQUEST_ID
-from .response import Response
+from .response import Response, buffered
 
 if TYPE_CHECKING:
     from .request import Request
+    from .types import Send
 
 logger = logging.getLogger("junco")
 PLAIN = "text/plain; charset=UTF-8"  # as Microdot spells it
@@ -73,6 +75,11 @@ PAGE_CSP = (
 )
 _HTML_TYPES = frozenset(("text/html", "application/xhtml+xml"))
 _MAX_ACCEPT_ITEMS = 32
+_FORMS: dict[tuple[str | None, str | None], str] = {}  # negotiate's answers
+_FORMS_MAX = 256
+# route_error's responses by (status, form, Allow[, root path, method]): body and headers.
+_ROUTE_ERRORS: dict[tuple[Any, ...], tuple[bytes, Headers, list[tuple[bytes, bytes]]]] = {}
+_ROUTE_ERRORS_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +135,18 @@ def negotiate(accept: str | None, content_type: str | None = None) -> str:
         accept: The request's ``Accept`` header.
         content_type: The request's ``Content-Type`` header.
     """
+    key = (accept, content_type)
+    form = _FORMS.get(key)
+    if form is None:
+        form = _negotiate(accept, content_type)
+        # A few clients send most requests: remember their answers, but not
+        # every value a client can make up (bounded in number and size).
+        if len(_FORMS) < _FORMS_MAX and len(accept or "") + len(content_type or "") <= 512:
+            _FORMS[key] = form
+    return form
+
+
+def _negotiate(accept: str | None, content_type: str | None) -> str:
     html_q = json_q = text_q = 0.0
     if accept:
         for item in accept.split(",", _MAX_ACCEPT_ITEMS)[:_MAX_ACCEPT_ITEMS]:
@@ -219,6 +238,76 @@ def bare_error(exc: HTTPException, accept: str | None, content_type: str | None 
     """
     form = negotiate(accept, content_type)
     return _render(None, form, exc.status_code, exc.reason, exc.headers, exc.code, exc.extra)
+
+
+def route_error(
+    request: Request, status: int, allow: str | None = None, final: bool = False
+) -> Response:
+    """The router's 404 (or 405 with ``allow``), as ``render_error`` renders it.
+
+    For the dispatcher's requests that matched no route, when no error
+    handler of the app answers them: no exception is raised, and each form
+    is rendered once, by :func:`_render`, then copied from a cache (its body
+    and headers, a fresh ``Response`` each time, so hooks can change it).
+    An HTML page that shows something of the request (a request id, a CSP
+    nonce) or the app's own ``error_page`` is rendered every time.
+
+    Args:
+        request: The request that matched no route.
+        status: 404, or 405 for a path whose routes take other methods.
+        allow: The ``Allow`` header of a 405.
+        final: Nothing will look at the response before it is sent (no
+            ``after_error_request`` hooks): it may go out as encoded headers.
+    """
+    # Straight from the scope (names are lower-case in ASGI, as the dispatcher's
+    # scan reads them); only a repeated Accept needs Headers to pick the first.
+    sent = single_header(request.asgi_scope, b"accept")
+    if sent is None or sent:
+        accept = None if sent is None else sent.decode("latin-1")
+    else:
+        accept = request.headers.get("accept")
+    # That scan noted any Content-Type: most requests that get a 404 have none.
+    ctype = None if request._raw_ctype is None else request.headers.get("content-type")
+    form = negotiate(accept, ctype)
+    if form != "html":
+        key: tuple[Any, ...] | None = (status, form, allow)
+    elif _custom_page(request) or REQUEST_ID.get(request) is not None or _style_nonce(request):
+        key = None
+    else:  # the page shows the home page's path, and a 405's the method
+        key = (status, form, allow, request.root_path, request.method if allow else "")
+    cached = _ROUTE_ERRORS.get(key) if key is not None else None
+    if cached is None:
+        allow_header = {"Allow": allow} if allow else None
+        response = _render(request, form, status, error_text(status), allow_header)
+        if key is not None and len(_ROUTE_ERRORS) < _ROUTE_ERRORS_MAX:
+            body = response.body
+            encoded = response._raw_headers(None, len(body))
+            _ROUTE_ERRORS[key] = (body, Headers(response.headers), encoded)
+        return response
+    body, headers, encoded = cached
+    if final:
+        return _Encoded(body, status, encoded)
+    response = Response(body, status)
+    response.headers = headers  # the setter copies
+    return response
+
+
+class _Encoded(Response):
+    """A cached error response that nothing looks at before it is sent.
+
+    Only for ``route_error(final=True)``: it goes out as the encoded headers of
+    the response it was copied from (its ``headers`` are not filled in).
+    """
+
+    def __init__(self, body: bytes, status: int, raw: list[tuple[bytes, bytes]]) -> None:
+        self.body = body
+        self.status_code = status
+        self._raw = raw
+
+    async def send(self, request: Request, send: Send) -> None:
+        start, rest = buffered(request.method, self.status_code, list(self._raw), self.body)
+        await send(start)
+        await send(rest)
 
 
 def _render(

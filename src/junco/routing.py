@@ -49,6 +49,7 @@ BUILTIN_CONVERTERS: dict[str, Converter] = {
     "path": Converter(r".+"),
 }
 _ARG = re.compile(r"<([^<>]+)>")
+_NO_SLASH = frozenset((r"[^/]+", r"-?[0-9]+"))  # argument patterns that never match "/"
 
 
 class URLPattern:
@@ -62,7 +63,7 @@ class URLPattern:
 
     _global_types: ClassVar[dict[str, Converter]] = {}
 
-    __slots__ = ("args", "is_static", "pattern", "regex", "url_pattern")
+    __slots__ = ("args", "is_static", "pattern", "regex", "tail_slash", "url_pattern")
 
     def __init__(self, url_pattern: str, converters: dict[str, Converter] | None = None):
         if not url_pattern.startswith("/") and url_pattern != "":
@@ -73,6 +74,7 @@ class URLPattern:
         self.args: list[tuple[str, Parser | None]] = []
         regex = ""
         pos = 0
+        conv = None
         for m in _ARG.finditer(url_pattern):
             regex += re.escape(url_pattern[pos : m.start()])
             name, conv = self._converter(m.group(1), converters)
@@ -92,6 +94,11 @@ class URLPattern:
             pos = m.end()
         regex += re.escape(url_pattern[pos:])
         self.is_static = not self.args
+        #: Whether a path this pattern matches may end with "/": it ends with one,
+        #: or with an argument whose pattern may take one (anything but string/int).
+        self.tail_slash = url_pattern.endswith("/") or (
+            pos == len(url_pattern) and conv is not None and conv.pattern not in _NO_SLASH
+        )
         self.pattern = url_pattern
         self.regex = _compile(regex, url_pattern)
 
@@ -280,6 +287,7 @@ class Router:
         self._prefixes = _PrefixNode()
         self.mounts: list[Mount] = []
         self.routes: list[Route] = []
+        self._tail_slashes = 0  # patterns that may match a path ending with "/"
 
     def register_type(
         self, name: str, pattern: str = "[^/]+", parser: Parser | None = None
@@ -302,6 +310,8 @@ class Router:
                 entry = (len(self.dynamic), pattern, table)
                 self._prefixes.add(entry)
                 self.dynamic.append(entry)
+        if pattern.tail_slash:
+            self._tail_slashes += 1
         for method in route.methods:
             # First registration wins, as routes are tried in order.
             table.setdefault(method, route)
@@ -316,12 +326,30 @@ class Router:
         found = self._find(method, path, (), allow)
         if found is not None:
             return found
-        if not allow and path != "/" and path[1:2] not in ("/", "\\") and path.isprintable():
+        if (
+            not allow
+            and path != "/"
+            and (path.endswith("/") or self.may_end_with_slash())
+            and path[1:2] not in ("/", "\\")
+            and path.isprintable()
+        ):
             other = path[:-1] if path.endswith("/") else path + "/"
             probe: dict[str, None] = {}
             if self._find(method, other, (), probe) is not None or probe:
                 return Match(redirect=other)
         return Match(allow=allow)
+
+    def may_end_with_slash(self) -> bool:
+        """Whether any route here or in a mounted junco app may match a path ending in "/".
+
+        When none can, adding a slash to a path that matched nothing cannot
+        make it match, and the trailing-slash probe of a 404 is skipped. A
+        foreign mount cannot either: a path that is not under its prefix does
+        not get there by gaining a slash (prefixes never end with one).
+        """
+        if self._tail_slashes:
+            return True
+        return any(m.native and m.app.router.may_end_with_slash() for m in self.mounts)
 
     def _find(
         self, method: str, path: str, chain: tuple[Mount, ...], allow: dict[str, None]
