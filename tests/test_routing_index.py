@@ -17,7 +17,7 @@ ARGS = ["<x>", "<int:n>", "<path:rest>", "<re:[ab]+:w>", "pre-<int:k>.txt"]
 
 def linear(router: Router, method: str, path: str) -> tuple[Route | None, dict[str, Any] | None]:
     """The reference: every dynamic pattern in registration order."""
-    for _, pattern, table in router.dynamic:
+    for _, pattern, table, _protocols in router.dynamic:
         args = pattern.match(path)
         if args is None:
             continue
@@ -60,7 +60,7 @@ def test_index_agrees_with_a_linear_scan(patterns: list[str], paths: list[str]) 
     router = app.router
     for path in paths:
         for method in ("GET", "POST", "HEAD"):
-            found = router._find(method, path, (), {})
+            found = router._find(method, None, path, (), {})
             expected_route, expected_args = linear(router, method, path)
             if expected_route is None:
                 assert found is None or found.route is None
