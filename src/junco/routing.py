@@ -513,7 +513,7 @@ def _pick(
     protocol: str | None,
     allow: dict[str, None],
 ) -> Route | None:
-    """The route of one pattern for ``method`` (or ``protocol``); else its methods go to ``allow``."""
+    """The route of one pattern for ``method`` (or ``protocol``); else add its methods to allow."""
     if protocol is not None:
         return others.get(protocol) if others else None
     if methods:
