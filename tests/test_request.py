@@ -99,6 +99,27 @@ def test_root_path_is_stripped_from_path(info_app: Junco) -> None:
     assert r.json["full_url"] == "http://localhost/api/info?q=1"
 
 
+def test_root_path_is_not_stripped_from_a_longer_segment() -> None:
+    app = Junco()
+
+    @app.get("/foo")
+    async def foo(request: Request) -> str:
+        return "below /api"
+
+    @app.get("/apifoo")
+    async def apifoo(request: Request) -> str:
+        return request.path
+
+    # root_path /api: /api/foo is /foo; /apifoo is not below /api at all.
+    def get(path: str) -> TestResponse:
+        return call(app, "GET", path, scope={"root_path": "/api", "path": path})
+
+    assert get("/api/foo").text == "below /api"
+    assert get("/apifoo").text == "/apifoo"  # was "foo": a 400, or another route
+    assert get("/api").status_code == 404  # "/", no route
+    assert get("/apifo").status_code == 404
+
+
 def test_host_falls_back_to_server_address(info_app: Junco) -> None:
     scope = {"http_version": "1.0", "headers": [], "server": ("10.0.0.1", 8000)}
     r = call(info_app, "GET", "/info", scope=scope)

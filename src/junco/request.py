@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 from ._parsing import json_loads, parse_cookies, parse_urlencoded
 from .datastructures import Headers, MultiDict
 from .exceptions import ClientDisconnect, HTTPException
+from .paths import strip_root
 from .types import Message, Receive, Scope
 
 if TYPE_CHECKING:
@@ -155,9 +156,7 @@ class Request:
         self.method: str = scope.get("method", "GET")
         path: str = scope["path"]
         root_path = scope.get("root_path")
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :] or "/"
-        self.path = path
+        self.path = strip_root(path, root_path) if root_path else path
 
     # -- scope-derived -----------------------------------------------------------------
 
