@@ -351,19 +351,66 @@ class Headers(MutableMapping[str, str]):
         return out
 
 
+class _Repeated(bytes):
+    """The type of :data:`REPEATED`: an empty bytes value with an identity of its own."""
+
+    __slots__ = ()
+
+
+REPEATED: bytes = _Repeated()
+"""What :func:`pick_headers` reads for a single-valued header sent more than once.
+
+It equals ``b""``, which is never a valid host, origin, id or length, so every
+check that refuses an empty value refuses it too; ``value is REPEATED`` tells
+a repeat from a header sent once with an empty value.
+"""
+
+LIST = b", "
+"""The separator of a list header's values (RFC 9110 section 5.3), for :func:`pick_headers`."""
+
+
+def pick_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    wanted: Mapping[bytes, bytes | None],
+    found: dict[bytes, bytes],
+) -> int:
+    """Find the ``wanted`` headers in one pass over ASGI ``headers``; return the total size.
+
+    The one header scan of junco, with one policy for repeats, decided by the
+    header: ``wanted`` maps a lower-case name to ``None`` for a single-valued
+    header (sent twice it is ambiguous and reads :data:`REPEATED`), or to a
+    separator for a list header, whose repeats are joined with it (:data:`LIST`;
+    ``b"; "`` for cookies). An absent header is absent from ``found``.
+
+    Args:
+        headers: ``scope["headers"]``: lower-case names, as ASGI specifies.
+        wanted: The names to find, and how their repeats combine.
+        found: Filled with the value of each wanted header present.
+
+    Returns:
+        The size of all headers in bytes (names and values), for a size cap.
+    """
+    total = 0
+    for name, value in headers:
+        total += len(name) + len(value)
+        if name in wanted:
+            if name not in found:
+                found[name] = value
+            else:
+                separator = wanted[name]
+                found[name] = REPEATED if separator is None else found[name] + separator + value
+    return total
+
+
 def single_header(scope: Mapping[str, Any], name: bytes) -> bytes | None:
     """The value of the header ``name`` (lower-case bytes), read straight from the scope.
 
-    The one scan for components that need one header before (or without)
-    building :class:`Headers`, with one policy for repeats: ``None`` when the
-    header is absent, ``b""`` when it was sent more than once. A repeated
-    ``Host``, ``Origin`` or request id is ambiguous, and ``b""`` is never a
-    valid host, origin or id, so every such check refuses it.
+    For components that need one header before (or without) building
+    :class:`Headers`: ``None`` when the header is absent, :data:`REPEATED`
+    (``b""``) when it was sent more than once (see :func:`pick_headers`). A
+    repeated ``Host``, ``Origin`` or request id is ambiguous, and ``b""`` is
+    never a valid host, origin or id, so every such check refuses it.
     """
-    found = None
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            if found is not None:
-                return b""
-            found = value
-    return found
+    found: dict[bytes, bytes] = {}
+    pick_headers(scope.get("headers", ()), {name: None}, found)
+    return found.get(name)
