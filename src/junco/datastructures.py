@@ -369,36 +369,52 @@ LIST = b", "
 """The separator of a list header's values (RFC 9110 section 5.3), for :func:`pick_headers`."""
 
 
+class HeaderNames:
+    """The headers a component reads, in order, each with how its repeats combine.
+
+    Built once (at import or construction), then handed to :func:`pick_headers`
+    for every request: ``HeaderNames({b"host": None, b"x-forwarded-for": LIST})``.
+    ``None`` marks a single-valued header (sent twice it is ambiguous and reads
+    :data:`REPEATED`); a separator marks a list header, whose repeats are
+    joined with it (:data:`LIST`; ``b"; "`` for cookies).
+    """
+
+    __slots__ = ("names", "slots")
+
+    def __init__(self, names: Mapping[bytes, bytes | None]) -> None:
+        self.names = tuple(names)
+        self.slots = {name: (i, join) for i, (name, join) in enumerate(names.items())}
+
+
 def pick_headers(
-    headers: Iterable[tuple[bytes, bytes]],
-    wanted: Mapping[bytes, bytes | None],
-    found: dict[bytes, bytes],
+    headers: Iterable[tuple[bytes, bytes]], wanted: HeaderNames, found: list[bytes | None]
 ) -> int:
     """Find the ``wanted`` headers in one pass over ASGI ``headers``; return the total size.
 
-    The one header scan of junco, with one policy for repeats, decided by the
-    header: ``wanted`` maps a lower-case name to ``None`` for a single-valued
-    header (sent twice it is ambiguous and reads :data:`REPEATED`), or to a
-    separator for a list header, whose repeats are joined with it (:data:`LIST`;
-    ``b"; "`` for cookies). An absent header is absent from ``found``.
+    The one header scan of junco, with one policy for repeats (see
+    :class:`HeaderNames`). Allocation-free: the caller passes ``found``, a list
+    of ``None`` as long as ``wanted.names``, and reads each header's value at
+    its position (``None`` when absent).
 
     Args:
         headers: ``scope["headers"]``: lower-case names, as ASGI specifies.
         wanted: The names to find, and how their repeats combine.
-        found: Filled with the value of each wanted header present.
+        found: Filled in place with the value of each wanted header present.
 
     Returns:
         The size of all headers in bytes (names and values), for a size cap.
     """
+    slots = wanted.slots
     total = 0
     for name, value in headers:
         total += len(name) + len(value)
-        if name in wanted:
-            if name not in found:
-                found[name] = value
+        if name in slots:
+            i, join = slots[name]
+            seen = found[i]
+            if seen is None:
+                found[i] = value
             else:
-                separator = wanted[name]
-                found[name] = REPEATED if separator is None else found[name] + separator + value
+                found[i] = REPEATED if join is None else seen + join + value
     return total
 
 
@@ -411,6 +427,6 @@ def single_header(scope: Mapping[str, Any], name: bytes) -> bytes | None:
     repeated ``Host``, ``Origin`` or request id is ambiguous, and ``b""`` is
     never a valid host, origin or id, so every such check refuses it.
     """
-    found: dict[bytes, bytes] = {}
-    pick_headers(scope.get("headers", ()), {name: None}, found)
-    return found.get(name)
+    found: list[bytes | None] = [None]
+    pick_headers(scope.get("headers", ()), HeaderNames({name: None}), found)
+    return found[0]
