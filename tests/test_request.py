@@ -779,3 +779,18 @@ def test_a_body_not_parsed_says_why_at_debug(
         r = asyncio.run(TestClient(app).post("/", headers=headers, body=b'{"a": 1}'))
     assert r.text == "None"
     assert any(said in rec.getMessage() for rec in caplog.records), caplog.text
+
+
+def test_a_repeated_content_type_is_ambiguous_not_the_last_one() -> None:
+    app = Junco()
+
+    @app.post("/t")
+    async def t(request: Request) -> dict[str, Any]:
+        return {"type": request.content_type, "form": dict(request.form or {})}
+
+    form = "application/x-www-form-urlencoded"
+    headers = [("Content-Type", "text/plain"), ("Content-Type", form)]
+    r = call(app, "POST", "/t", headers=headers, body=b"a=1")
+    assert r.json == {"type": "", "form": {}}  # the body is not parsed as a form
+    once = [("Content-Type", "application/x-www-form-urlencoded")]
+    assert call(app, "POST", "/t", headers=once, body=b"a=1").json["form"] == {"a": "1"}
