@@ -409,14 +409,35 @@ def test_methods_decorator_checks() -> None:
         methods()
     with pytest.raises(ValueError, match="invalid HTTP methods"):
         methods("GET POST")
-    with pytest.raises(ValueError, match="invalid HTTP methods"):
-        methods("WEBSOCKET")
 
     async def ws_x(self: Any, request: Request, ws: WebSocket) -> None:
         pass
 
     with pytest.raises(TypeError, match="does not apply to WebSocket"):
         _define({"ws_x": methods("GET")(ws_x)})()
+
+
+def test_any_token_is_a_method_name_next_to_a_websocket_route() -> None:
+    # The router files WebSocket routes by protocol, so no method name is reserved.
+    class Odd(Controller):
+        @methods("WEBSOCKET", "PURGE")
+        async def ws(self, request: Request) -> str:
+            return f"http {request.method}"
+
+        async def ws_ws(self, request: Request, ws: WebSocket) -> None:
+            await ws.send("socket")
+
+    async def main() -> None:
+        client = TestClient(Odd())
+        assert (await client.request("WEBSOCKET", "/ws")).text == "http WEBSOCKET"
+        assert (await client.request("PURGE", "/ws")).text == "http PURGE"
+        refused = await client.request("POST", "/ws")
+        assert refused.status_code == 405
+        assert refused.headers["allow"] == "WEBSOCKET, PURGE, OPTIONS"
+        async with client.websocket("/ws") as ws:
+            assert await ws.receive() == "socket"
+
+    asyncio.run(asyncio.wait_for(main(), 20))
 
 
 def test_annotations_imported_only_for_type_checking_are_fine(sync: Sync) -> None:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from junco.datastructures import Headers, MultiDict
+from junco import HTTPException, Junco
+from junco._dispatch import scan_headers
+from junco.datastructures import (
+    LIST,
+    REPEATED,
+    HeaderNames,
+    Headers,
+    MultiDict,
+    pick_headers,
+    single_header,
+)
 
 # -- MultiDict -----------------------------------------------------------------------------
 
@@ -257,3 +269,99 @@ def test_add_vary_merges_duplicates_already_present() -> None:
     h = Headers([("Vary", "Accept-Encoding"), ("Vary", "accept-encoding, Cookie")])
     h.add_vary("Origin", "cookie")
     assert h.getlist("vary") == ["Accept-Encoding, Cookie, Origin"]
+
+
+# -- the one header scan --------------------------------------------------------------
+
+
+def test_pick_headers_one_pass_one_policy_for_repeats() -> None:
+    wanted = HeaderNames({b"host": None, b"x-forwarded-for": LIST, b"cookie": b"; "})
+    headers = [
+        (b"host", b"a"),
+        (b"x-forwarded-for", b"1.1.1.1"),
+        (b"cookie", b"a=1"),
+        (b"accept", b"*/*"),
+        (b"x-forwarded-for", b"2.2.2.2"),
+        (b"cookie", b"b=2"),
+    ]
+    found: list[bytes | None] = [None, None, None]
+    total = pick_headers(headers, wanted, found)
+    assert total == sum(len(k) + len(v) for k, v in headers)
+    assert found == [b"a", b"1.1.1.1, 2.2.2.2", b"a=1; b=2"]
+    found = [None, None, None]
+    pick_headers([(b"host", b"a"), (b"host", b"a")], wanted, found)
+    assert found[0] is REPEATED  # even when the values agree: ambiguous
+    assert found[0] == b""  # so every check refusing an empty value refuses it
+    found = [None, None, None]
+    pick_headers([(b"host", b"")], wanted, found)
+    assert found[0] == b""
+    assert found[0] is not REPEATED  # sent once, empty
+
+
+def test_single_header_follows_the_same_policy() -> None:
+    scope = {"headers": [(b"origin", b"https://a"), (b"origin", b"https://a")]}
+    assert single_header(scope, b"origin") is REPEATED
+    assert single_header(scope, b"host") is None
+    assert single_header({"headers": [(b"host", b"x")]}, b"host") == b"x"
+
+
+def _generic_scan(app: Junco, scope: dict[str, Any]) -> int | str | None:
+    """The dispatcher's checks written over pick_headers: what scan_headers must agree with."""
+    wanted = HeaderNames(
+        dict.fromkeys((b"host", b"content-length", b"transfer-encoding", b"content-type"))
+    )
+    found: list[bytes | None] = [None] * 4
+    if pick_headers(scope["headers"], wanted, found) > app.max_header_bytes:
+        return "431"
+    host, length, coding = found[0], found[1], found[2]
+    if host is REPEATED or (host is None and scope.get("http_version", "1.1") == "1.1"):
+        return "400 host"
+    if length is REPEATED:
+        values = {v for k, v in scope["headers"] if k == b"content-length"}
+        if len(values) > 1:
+            return "400 conflicting"
+        length = values.pop()
+    if length is not None:
+        if not length.isdigit() or len(length) > 18:
+            return "400 invalid"
+        return int(length) or None
+    return -1 if coding is not None or scope.get("http_version") in ("2", "3") else None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"host", b"a")],
+        [(b"host", b"")],
+        [],
+        [(b"host", b"a"), (b"host", b"a")],
+        [(b"host", b"a"), (b"host", b"b")],
+        [(b"host", b"a"), (b"content-length", b"3")],
+        [(b"host", b"a"), (b"content-length", b"3"), (b"content-length", b"3")],
+        [(b"host", b"a"), (b"content-length", b"3"), (b"content-length", b"4")],
+        [(b"host", b"a"), (b"content-length", b"0")],
+        [(b"host", b"a"), (b"content-length", b"-1")],
+        [(b"host", b"a"), (b"content-length", b"3, 3")],
+        [(b"host", b"a"), (b"content-length", b"9" * 19)],
+        [(b"host", b"a"), (b"transfer-encoding", b"chunked")],
+        [(b"host", b"a"), (b"x-big", b"x" * 2000)],
+        [(b"host", b"a"), (b"content-type", b"text/plain"), (b"content-type", b"a/b")],
+    ],
+)
+@pytest.mark.parametrize("version", ["1.0", "1.1", "2"])
+def test_the_dispatchers_own_scan_agrees_with_pick_headers(
+    headers: list[tuple[bytes, bytes]], version: str
+) -> None:
+    app = Junco(max_header_bytes=1000)
+    scope = {"type": "http", "http_version": version, "headers": headers}
+    try:
+        outcome: int | str | None = scan_headers(app, scope)
+    except HTTPException as exc:
+        outcome = str(exc.status_code)
+        if exc.status_code == 400:
+            outcome += {
+                "exactly one Host header is required": " host",
+                "conflicting Content-Length headers": " conflicting",
+                "invalid Content-Length": " invalid",
+            }[str(exc.detail)]
+    assert outcome == _generic_scan(app, scope)

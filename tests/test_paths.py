@@ -18,6 +18,7 @@ from junco.paths import (
     path_problem,
     redirect_location,
     safe_join,
+    strip_root,
     url_segments,
 )
 
@@ -130,6 +131,40 @@ def test_app_path_strips_root_path() -> None:
     assert app_path({"path": "/api/x", "root_path": "/api"}) == "/x"
     assert app_path({"path": "/api", "root_path": "/api"}) == "/"
     assert app_path({"path": "/x"}) == "/x"
+
+
+@pytest.mark.parametrize(
+    ("path", "root", "expected"),
+    [
+        ("/api/x", "/api", "/x"),
+        ("/api", "/api", "/"),
+        ("/api/", "/api", "/"),
+        ("/apifoo", "/api", "/apifoo"),  # not below /api: left whole
+        ("/apifoo/x", "/api", "/apifoo/x"),
+        ("/api.json", "/api", "/api.json"),
+        ("/api%2fx", "/api", "/api%2fx"),
+        ("/ap", "/api", "/ap"),
+        ("/x", "/api", "/x"),  # a server that left the prefix out of path
+        ("/api/x", "/api/", "/x"),
+        ("/api/", "/api/", "/"),
+        ("/x", "/", "/x"),
+        ("//x", "/", "//x"),  # the path check refuses it afterwards, not this
+        ("/api//x", "/api", "//x"),
+        ("/x", "", "/x"),
+    ],
+)
+def test_root_path_is_stripped_by_whole_segments(path: str, root: str, expected: str) -> None:
+    assert strip_root(path, root) == expected
+    assert app_path({"path": path, "root_path": root}) == expected
+
+
+@given(st.text(alphabet="/ap.%x", max_size=8), st.text(alphabet="/ap.%x", max_size=8))
+def test_stripping_the_root_path_never_cuts_a_segment(root: str, path: str) -> None:
+    stripped = strip_root(path, root)
+    if stripped != path:
+        # Cut exactly at a "/" after the root (or the whole path was the root).
+        assert stripped.startswith("/")
+        assert root.rstrip("/") + stripped in (path, path + "/")
 
 
 @given(paths)

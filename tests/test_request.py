@@ -99,6 +99,27 @@ def test_root_path_is_stripped_from_path(info_app: Junco) -> None:
     assert r.json["full_url"] == "http://localhost/api/info?q=1"
 
 
+def test_root_path_is_not_stripped_from_a_longer_segment() -> None:
+    app = Junco()
+
+    @app.get("/foo")
+    async def foo(request: Request) -> str:
+        return "below /api"
+
+    @app.get("/apifoo")
+    async def apifoo(request: Request) -> str:
+        return request.path
+
+    # root_path /api: /api/foo is /foo; /apifoo is not below /api at all.
+    def get(path: str) -> TestResponse:
+        return call(app, "GET", path, scope={"root_path": "/api", "path": path})
+
+    assert get("/api/foo").text == "below /api"
+    assert get("/apifoo").text == "/apifoo"  # was "foo": a 400, or another route
+    assert get("/api").status_code == 404  # "/", no route
+    assert get("/apifo").status_code == 404
+
+
 def test_host_falls_back_to_server_address(info_app: Junco) -> None:
     scope = {"http_version": "1.0", "headers": [], "server": ("10.0.0.1", 8000)}
     r = call(info_app, "GET", "/info", scope=scope)
@@ -758,3 +779,18 @@ def test_a_body_not_parsed_says_why_at_debug(
         r = asyncio.run(TestClient(app).post("/", headers=headers, body=b'{"a": 1}'))
     assert r.text == "None"
     assert any(said in rec.getMessage() for rec in caplog.records), caplog.text
+
+
+def test_a_repeated_content_type_is_ambiguous_not_the_last_one() -> None:
+    app = Junco()
+
+    @app.post("/t")
+    async def t(request: Request) -> dict[str, Any]:
+        return {"type": request.content_type, "form": dict(request.form or {})}
+
+    form = "application/x-www-form-urlencoded"
+    headers = [("Content-Type", "text/plain"), ("Content-Type", form)]
+    r = call(app, "POST", "/t", headers=headers, body=b"a=1")
+    assert r.json == {"type": "", "form": {}}  # the body is not parsed as a form
+    once = [("Content-Type", "application/x-www-form-urlencoded")]
+    assert call(app, "POST", "/t", headers=once, body=b"a=1").json["form"] == {"a": "1"}

@@ -283,7 +283,7 @@ def test_router_register_type_rejects_bad_regex() -> None:
 def test_allowed_methods() -> None:
     assert allowed_methods({"GET"}) == "GET, HEAD, OPTIONS"
     assert allowed_methods(["POST", "DELETE"]) == "POST, DELETE, OPTIONS"
-    assert allowed_methods({"WEBSOCKET"}) == "OPTIONS"
+    assert allowed_methods(["WEBSOCKET"]) == "WEBSOCKET, OPTIONS"  # a token like any other
 
 
 # -- through an app -------------------------------------------------------------------
@@ -802,7 +802,60 @@ def test_http_method_named_websocket_never_reaches_a_websocket_route() -> None:
     async def ws(request: Request, socket: object) -> None:
         raise AssertionError("must not run")
 
-    # The core knows no WebSocket: the route's own wrapper refuses a non-handshake.
-    response = TestClient(app).sync.request("WEBSOCKET", "/ws")
-    assert response.status_code == 400
-    assert response.text == "this endpoint expects a WebSocket handshake"
+    client = TestClient(app).sync
+    # WebSocket routes are filed by protocol, not under a method: "WEBSOCKET" is
+    # an HTTP method no route answers here, like POST.
+    for method in ("WEBSOCKET", "POST", "OPTIONS"):
+        response = client.request(method, "/ws")
+        assert response.status_code == 404, method
+        assert "allow" not in response.headers
+    # A plain GET (how a handshake starts) reaches the route, whose own wrapper
+    # refuses it: the core knows no WebSocket.
+    for method in ("GET", "HEAD"):
+        response = client.request(method, "/ws")
+        assert response.status_code == 400, method
+    assert client.get("/ws").text == "this endpoint expects a WebSocket handshake"
+
+
+def test_the_router_has_no_pseudo_method() -> None:
+    from junco.websocket import with_websocket
+
+    app = Junco()
+
+    @app.route("/ws", methods=["WEBSOCKET", "POST"])
+    async def http(request: Request) -> str:
+        return f"http {request.method}"
+
+    @app.route("/ws")
+    @with_websocket
+    async def socket(request: Request, ws: Any) -> None:
+        await ws.send("socket")
+
+    @app.route("/rooms/<name>")
+    @with_websocket
+    async def room(request: Request, ws: Any, name: str) -> None:
+        await ws.send(name)
+
+    router = app.router
+    assert router.static["/ws"] == {"WEBSOCKET": router.routes[0], "POST": router.routes[0]}
+    assert router.static_protocols["/ws"] == {"websocket": router.routes[1]}
+    assert router.routes[1].methods == ()
+    assert router.routes[1].protocol == "websocket"
+    assert router.match_protocol("websocket", "/rooms/a").args == {"name": "a"}
+    assert router.match_protocol("websocket", "/rooms").route is None
+    assert router.match("GET", "/rooms/a").route is router.routes[2]  # refused by its wrapper
+    assert router.match("POST", "/rooms/a").allow == {}
+
+    async def main() -> None:
+        client = TestClient(app)
+        assert (await client.request("WEBSOCKET", "/ws")).text == "http WEBSOCKET"
+        refused = await client.request("DELETE", "/ws")
+        assert refused.status_code == 405
+        assert refused.headers["allow"] == "WEBSOCKET, POST, OPTIONS"  # HTTP methods only
+        assert (await client.request("GET", "/ws")).status_code == 400  # not a handshake
+        async with client.websocket("/ws") as ws:
+            assert await ws.receive() == "socket"
+        async with client.websocket("/rooms/b") as ws:
+            assert await ws.receive() == "b"
+
+    asyncio.run(asyncio.wait_for(main(), 20))

@@ -17,7 +17,7 @@ ARGS = ["<x>", "<int:n>", "<path:rest>", "<re:[ab]+:w>", "pre-<int:k>.txt"]
 
 def linear(router: Router, method: str, path: str) -> tuple[Route | None, dict[str, Any] | None]:
     """The reference: every dynamic pattern in registration order."""
-    for _, pattern, table in router.dynamic:
+    for _, pattern, table, _protocols in router.dynamic:
         args = pattern.match(path)
         if args is None:
             continue
@@ -60,7 +60,7 @@ def test_index_agrees_with_a_linear_scan(patterns: list[str], paths: list[str]) 
     router = app.router
     for path in paths:
         for method in ("GET", "POST", "HEAD"):
-            found = router._find(method, path, (), {})
+            found = router._find(method, None, path, (), {})
             expected_route, expected_args = linear(router, method, path)
             if expected_route is None:
                 assert found is None or found.route is None
@@ -154,7 +154,7 @@ def test_the_slash_probe_is_skipped_only_when_it_cannot_succeed(
     for path in paths:
         path = path.rstrip("/") or "/"
         allow: dict[str, None] = {}
-        if router._find("GET", path + "/", (), allow) is not None or allow:
+        if router._find("GET", None, path + "/", (), allow) is not None or allow:
             # Adding a slash finds something: the router must not skip that probe.
             assert router.may_end_with_slash()
 

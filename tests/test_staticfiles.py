@@ -159,6 +159,16 @@ def test_redirect_keeps_root_path(site: Path, mode: str, sync: Sync) -> None:
     assert (r.status_code, r.headers["location"]) == (308, "/app/static/sub/")
 
 
+def test_served_alone_the_root_path_is_stripped_by_whole_segments(site: Path, sync: Sync) -> None:
+    # StaticFiles as the whole ASGI app behind a proxy that mounts it at /static.
+    client = sync(StaticFiles(site))
+    scope = {"root_path": "/static", "path": "/static/app.js"}
+    assert client.get("/app.js", scope=scope).text == "console.log(1)"
+    for hostile in ("/staticapp.js", "/static.env", "/staticsub/index.html"):
+        r = client.get(hostile, scope={"root_path": "/static", "path": hostile})
+        assert r.status_code == 404, hostile  # was cut to "app.js" (not a path: 400)
+
+
 def test_redirect_in_a_mounted_sub_app(site: Path, sync: Sync) -> None:
     sub = Junco()
     StaticFiles(site).attach(sub)

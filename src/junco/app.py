@@ -230,16 +230,12 @@ class Junco:
         """Register ``handler`` without a decorator; returns the route."""
         RouteOptions.mark_routed(handler)  # the function given, whatever wraps it below
         protocol = RouteOptions.of(handler).protocol
-        websocket = protocol != "http"
-        if websocket:
-            # Other protocols share the router under a method named after them.
-            ms: tuple[str, ...] = (protocol.upper(),)
-        else:
-            ms = tuple(m.upper() for m in (methods or ["GET"]))
         pattern = URLPattern(url_pattern, self.router.converters)
-        if not websocket:
+        ms: tuple[str, ...] = ()  # a route of another protocol is filed by protocol
+        if protocol == "http":
+            ms = tuple(m.upper() for m in (methods or ["GET"]))
             handler = _bind(self, handler, [a for a, _ in pattern.args], response_model)
-        route = Route(self, pattern, ms, handler, is_async_callable(handler), websocket)
+        route = Route(self, pattern, ms, handler, is_async_callable(handler), protocol)
         self.router.add(route)
         if name is not None:
             self.route_names[id(route)] = name

@@ -78,7 +78,7 @@ def methods(*names: str) -> Callable[[F], F]:
         ValueError: No name, or a name that is not an HTTP method token.
     """
     upper = tuple(n.upper() for n in names)
-    if not upper or not all(_TOKEN.fullmatch(n) for n in upper) or "WEBSOCKET" in upper:
+    if not upper or not all(_TOKEN.fullmatch(n) for n in upper):
         raise ConfigurationError(f"invalid HTTP methods {names!r}")
 
     def decorate(f: F) -> F:

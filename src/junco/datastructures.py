@@ -351,19 +351,82 @@ class Headers(MutableMapping[str, str]):
         return out
 
 
+class _Repeated(bytes):
+    """The type of :data:`REPEATED`: an empty bytes value with an identity of its own."""
+
+    __slots__ = ()
+
+
+REPEATED: bytes = _Repeated()
+"""What :func:`pick_headers` reads for a single-valued header sent more than once.
+
+It equals ``b""``, which is never a valid host, origin, id or length, so every
+check that refuses an empty value refuses it too; ``value is REPEATED`` tells
+a repeat from a header sent once with an empty value.
+"""
+
+LIST = b", "
+"""The separator of a list header's values (RFC 9110 section 5.3), for :func:`pick_headers`."""
+
+
+class HeaderNames:
+    """The headers a component reads, in order, each with how its repeats combine.
+
+    Built once (at import or construction), then handed to :func:`pick_headers`
+    for every request: ``HeaderNames({b"host": None, b"x-forwarded-for": LIST})``.
+    ``None`` marks a single-valued header (sent twice it is ambiguous and reads
+    :data:`REPEATED`); a separator marks a list header, whose repeats are
+    joined with it (:data:`LIST`; ``b"; "`` for cookies).
+    """
+
+    __slots__ = ("names", "slots")
+
+    def __init__(self, names: Mapping[bytes, bytes | None]) -> None:
+        self.names = tuple(names)
+        self.slots = {name: (i, join) for i, (name, join) in enumerate(names.items())}
+
+
+def pick_headers(
+    headers: Iterable[tuple[bytes, bytes]], wanted: HeaderNames, found: list[bytes | None]
+) -> int:
+    """Find the ``wanted`` headers in one pass over ASGI ``headers``; return the total size.
+
+    The one header scan of junco, with one policy for repeats (see
+    :class:`HeaderNames`). Allocation-free: the caller passes ``found``, a list
+    of ``None`` as long as ``wanted.names``, and reads each header's value at
+    its position (``None`` when absent).
+
+    Args:
+        headers: ``scope["headers"]``: lower-case names, as ASGI specifies.
+        wanted: The names to find, and how their repeats combine.
+        found: Filled in place with the value of each wanted header present.
+
+    Returns:
+        The size of all headers in bytes (names and values), for a size cap.
+    """
+    slots = wanted.slots
+    total = 0
+    for name, value in headers:
+        total += len(name) + len(value)
+        if name in slots:
+            i, join = slots[name]
+            seen = found[i]
+            if seen is None:
+                found[i] = value
+            else:
+                found[i] = REPEATED if join is None else seen + join + value
+    return total
+
+
 def single_header(scope: Mapping[str, Any], name: bytes) -> bytes | None:
     """The value of the header ``name`` (lower-case bytes), read straight from the scope.
 
-    The one scan for components that need one header before (or without)
-    building :class:`Headers`, with one policy for repeats: ``None`` when the
-    header is absent, ``b""`` when it was sent more than once. A repeated
-    ``Host``, ``Origin`` or request id is ambiguous, and ``b""`` is never a
-    valid host, origin or id, so every such check refuses it.
+    For components that need one header before (or without) building
+    :class:`Headers`: ``None`` when the header is absent, :data:`REPEATED`
+    (``b""``) when it was sent more than once (see :func:`pick_headers`). A
+    repeated ``Host``, ``Origin`` or request id is ambiguous, and ``b""`` is
+    never a valid host, origin or id, so every such check refuses it.
     """
-    found = None
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            if found is not None:
-                return b""
-            found = value
-    return found
+    found: list[bytes | None] = [None]
+    pick_headers(scope.get("headers", ()), HeaderNames({name: None}), found)
+    return found[0]

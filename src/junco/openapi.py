@@ -182,7 +182,8 @@ class _Builder:
         paths: dict[str, dict[str, Any]] = {}
         for pattern, route, tag in _walk(self.api.app.router, "", _tag(self.api.app)):
             meta = _meta(route.handler)
-            if route.websocket or meta.get("exclude") or pattern.startswith(self.api.exclude):
+            other_protocol = route.protocol != "http"
+            if other_protocol or meta.get("exclude") or pattern.startswith(self.api.exclude):
                 continue
             item = paths.setdefault(_openapi_path(pattern), {})
             for method in route.methods:

@@ -82,9 +82,24 @@ def app_path(scope: Scope) -> str:
     """``scope["path"]`` less ``root_path``: the path the app routes (``request.path``)."""
     path: str = scope["path"]
     root = scope.get("root_path")
-    if root and path.startswith(root):
-        path = path[len(root) :] or "/"
-    return path
+    return strip_root(path, root) if root else path
+
+
+def strip_root(path: str, root: str) -> str:
+    """``path`` less the prefix ``root`` (an ASGI ``root_path``), by whole segments.
+
+    ``/api`` is stripped from ``/api`` and ``/api/x``, never from ``/apifoo``:
+    that path is not below the mount point, and is returned unchanged (as is
+    any path that does not start with ``root``; some servers leave the prefix
+    out of ``path``). A ``root`` with a trailing slash counts as without it.
+    """
+    base = root.rstrip("/")
+    if not base or not path.startswith(base):
+        return path
+    rest = path[len(base) :]
+    if not rest:
+        return "/"
+    return rest if rest[0] == "/" else path
 
 
 def check_path(path: str, raw_path: bytes | None = None) -> None:
@@ -245,5 +260,6 @@ __all__ = [
     "redirect_location",
     "safe_join",
     "slash_redirect",
+    "strip_root",
     "url_segments",
 ]

@@ -16,8 +16,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from ._parsing import json_loads, parse_cookies, parse_urlencoded
-from .datastructures import Headers, MultiDict
+from .datastructures import HeaderNames, Headers, MultiDict, pick_headers
 from .exceptions import ClientDisconnect, HTTPException
+from .paths import strip_root
 from .types import Message, Receive, Scope
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ CSP_NONCE: Slot[str] = Slot("csp_nonce")
 _current: ContextVar[Request | None] = ContextVar("junco_request", default=None)
 
 logger = logging.getLogger("junco")
+_COOKIE = HeaderNames({b"cookie": b"; "})  # RFC 6265 section 5.4: one line, "; " between
 
 
 def current_request() -> Request:
@@ -155,9 +157,7 @@ class Request:
         self.method: str = scope.get("method", "GET")
         path: str = scope["path"]
         root_path = scope.get("root_path")
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :] or "/"
-        self.path = path
+        self.path = strip_root(path, root_path) if root_path else path
 
     # -- scope-derived -----------------------------------------------------------------
 
@@ -241,11 +241,9 @@ class Request:
             if h is not None and h._d is not None:
                 header = h.getlist("cookie")
             else:  # straight from the scope: no Headers object for one lookup
-                header = [
-                    v.decode("latin-1")
-                    for k, v in self.asgi_scope.get("headers", ())
-                    if k == b"cookie" or (len(k) == 6 and k.lower() == b"cookie")
-                ]
+                found: list[bytes | None] = [None]
+                pick_headers(self.asgi_scope.get("headers", ()), _COOKIE, found)
+                header = [] if found[0] is None else [found[0].decode("latin-1")]
             self._cookies = parse_cookies("; ".join(header)) if header else {}
         return self._cookies
 

@@ -10,6 +10,10 @@ Lookup order: the app's static routes, its dynamic routes in registration
 order, then its mounted sub-apps in mount order (searched live, so routes added
 to a sub-app after mounting work). A path that matches only with or without a
 trailing slash is redirected (308) to the registered form.
+
+Routes of other protocols (a WebSocket endpoint) share the patterns and the
+walk but not the HTTP method tables: ``Router.match`` looks up an HTTP
+method, ``Router.match_protocol`` a protocol (see :class:`Router`).
 """
 
 from __future__ import annotations
@@ -215,9 +219,15 @@ class RouteOptions:
 
 
 class Route:
-    """A handler bound to a pattern and methods."""
+    """A handler bound to a pattern, and to HTTP methods or to another protocol.
 
-    __slots__ = ("app", "handler", "is_async", "methods", "pattern", "websocket")
+    ``protocol`` is ``"http"`` for a route answering the HTTP ``methods``; any
+    other value (``"websocket"``) is the ASGI scope type the route answers,
+    and such a route has no methods: the router files it in the pattern's
+    protocol table, never among the HTTP methods.
+    """
+
+    __slots__ = ("app", "handler", "is_async", "methods", "pattern", "protocol")
 
     def __init__(
         self,
@@ -226,20 +236,22 @@ class Route:
         methods: tuple[str, ...],
         handler: Callable[..., Any],
         is_async: bool,
-        websocket: bool = False,
+        protocol: str = "http",
     ) -> None:
         self.app = app
         self.pattern = pattern
-        self.methods = methods
+        self.methods = methods if protocol == "http" else ()
         self.handler = handler
         self.is_async = is_async
-        self.websocket = websocket
+        self.protocol = protocol
 
     @property
     def url_pattern(self) -> str:
         return self.pattern.url_pattern
 
     def __repr__(self) -> str:
+        if self.protocol != "http":
+            return f"Route({self.pattern.url_pattern!r}, protocol={self.protocol!r})"
         return f"Route({self.pattern.url_pattern!r}, {self.methods!r})"
 
 
@@ -271,19 +283,30 @@ class Match:
     foreign: tuple[Mount, str] | None = None  # (mount, prefixes of the mounts above it)
 
 
-_Entry = tuple[int, URLPattern, dict[str, Route]]
+# (registration index, pattern, HTTP method -> route, protocol -> route)
+_Entry = tuple[int, URLPattern, dict[str, Route], dict[str, Route]]
 
 
 class Router:
-    """Routes of one app, plus its converters and mounts."""
+    """Routes of one app, plus its converters and mounts.
+
+    A pattern has two tables: HTTP method -> route, and protocol -> route for
+    the routes of other protocols (``"websocket"``). Both are found by the same
+    walk (the static dict, then the prefix index over dynamic patterns, then
+    the mounts): :meth:`match` looks up an HTTP method, :meth:`match_protocol`
+    a protocol. So no method name is reserved, and ``Allow`` lists only HTTP
+    methods.
+    """
 
     def __init__(self) -> None:
         self.converters: dict[str, Converter] = dict(BUILTIN_CONVERTERS)
-        # path -> method -> route; for websocket routes the method is "WEBSOCKET"
+        # path -> HTTP method -> route (the dispatcher's fast path reads it)
         self.static: dict[str, dict[str, Route]] = {}
-        # (registration index, pattern, methods); all of them, and indexed by prefix
+        # path -> protocol -> route, for the static patterns of other protocols
+        self.static_protocols: dict[str, dict[str, Route]] = {}
+        # every dynamic pattern, and the same entries indexed by literal prefix
         self.dynamic: list[_Entry] = []
-        self._dynamic_index: dict[str, dict[str, Route]] = {}
+        self._dynamic_index: dict[str, _Entry] = {}
         self._prefixes = _PrefixNode()
         self.mounts: list[Mount] = []
         self.routes: list[Route] = []
@@ -299,31 +322,34 @@ class Router:
         self.converters[name] = Converter(pattern, parser)
 
     def add(self, route: Route) -> None:
+        """File ``route`` under its pattern: by HTTP method, or by protocol."""
         pattern = route.pattern
+        http = route.protocol == "http"
         if pattern.is_static:
-            table = self.static.setdefault(pattern.url_pattern, {})
+            tables = self.static if http else self.static_protocols
+            table = tables.setdefault(pattern.url_pattern, {})
         else:
-            table = self._dynamic_index.get(pattern.url_pattern)  # type: ignore[assignment]
-            if table is None:
-                table = {}
-                self._dynamic_index[pattern.url_pattern] = table
-                entry = (len(self.dynamic), pattern, table)
+            entry = self._dynamic_index.get(pattern.url_pattern)
+            if entry is None:
+                entry = (len(self.dynamic), pattern, {}, {})
+                self._dynamic_index[pattern.url_pattern] = entry
                 self._prefixes.add(entry)
                 self.dynamic.append(entry)
+            table = entry[2] if http else entry[3]
         if pattern.tail_slash:
             self._tail_slashes += 1
-        for method in route.methods:
-            # First registration wins, as routes are tried in order.
-            table.setdefault(method, route)
+        # First registration wins, as routes are tried in order.
+        for key in route.methods if http else (route.protocol,):
+            table.setdefault(key, route)
         self.routes.append(route)
 
     def mount(self, mount: Mount) -> None:
         self.mounts.append(mount)
 
     def match(self, method: str, path: str) -> Match:
-        """Find the route for ``method`` and ``path``; see :class:`Match`."""
+        """Find the route for the HTTP ``method`` and ``path``; see :class:`Match`."""
         allow: dict[str, None] = {}
-        found = self._find(method, path, (), allow)
+        found = self._find(method, None, path, (), allow)
         if found is not None:
             return found
         if (
@@ -335,7 +361,7 @@ class Router:
         ):
             other = path[:-1] if path.endswith("/") else path + "/"
             probe: dict[str, None] = {}
-            if self._find(method, other, (), probe) is not None or probe:
+            if self._find(method, None, other, (), probe) is not None or probe:
                 return Match(redirect=other)
         return Match(allow=allow)
 
@@ -351,25 +377,40 @@ class Router:
             return True
         return any(m.native and m.app.router.may_end_with_slash() for m in self.mounts)
 
+    def match_protocol(self, protocol: str, path: str) -> Match:
+        """Find the route of ``protocol`` (an ASGI scope type, e.g. ``"websocket"``) for ``path``.
+
+        The same walk as :meth:`match`, in the protocol tables; no ``allow``
+        and no trailing-slash redirect (a handshake does not follow one).
+        """
+        found = self._find("", protocol, path, (), {})
+        return found if found is not None else Match()
+
     def _find(
-        self, method: str, path: str, chain: tuple[Mount, ...], allow: dict[str, None]
+        self,
+        method: str,
+        protocol: str | None,
+        path: str,
+        chain: tuple[Mount, ...],
+        allow: dict[str, None],
     ) -> Match | None:
-        table = self.static.get(path)
-        if table is not None:
-            route = _pick(table, method)
+        methods = self.static.get(path)
+        others = self.static_protocols.get(path) if self.static_protocols else None
+        if methods is not None or others is not None:
+            route = _pick(methods, others, method, protocol, allow)
             if route is not None:
                 return Match(route, {}, chain)
-            allow.update(dict.fromkeys(m for m in table if m != "WEBSOCKET"))
         # A few patterns are cheaper to try than the index is to walk.
         dynamic = self.dynamic if len(self.dynamic) < 4 else self._prefixes.candidates(path)
-        for _, pattern, table in dynamic:
+        for _, pattern, methods, others in dynamic:
             args = pattern.match(path)
             if args is None:
                 continue
-            route = _pick(table, method)
+            route = methods.get(method) if protocol is None else None  # the common hit, inline
+            if route is None:
+                route = _pick(methods, others, method, protocol, allow)
             if route is not None:
                 return Match(route, args, chain)
-            allow.update(dict.fromkeys(m for m in table if m != "WEBSOCKET"))
         for mount in self.mounts:
             prefix = mount.prefix
             if prefix and not (path == prefix or path.startswith(prefix + "/")):
@@ -378,7 +419,7 @@ class Router:
             if not mount.native:
                 outer = "".join(m.prefix for m in chain)
                 return Match(foreign=(mount, outer), mounts=chain)
-            found = mount.app.router._find(method, rest, (*chain, mount), allow)
+            found = mount.app.router._find(method, protocol, rest, (*chain, mount), allow)
             if found is not None:
                 return found  # type: ignore[no-any-return]
         return None
@@ -493,13 +534,29 @@ def _compile(regex: str, where: str) -> re.Pattern[str]:
         raise ValueError(f"invalid regular expression in {where!r}: {exc}") from None
 
 
-def _pick(table: dict[str, Route], method: str) -> Route | None:
-    route = table.get(method)
-    if route is None and (method == "GET" or method == "HEAD"):
-        # HEAD is answered by GET; a plain GET to a WebSocket route finds it, so
-        # that the dispatcher can answer 400 (not a handshake) rather than 404.
-        route = table.get("GET") or table.get("WEBSOCKET")
-    return route
+def _pick(
+    methods: dict[str, Route] | None,
+    others: dict[str, Route] | None,
+    method: str,
+    protocol: str | None,
+    allow: dict[str, None],
+) -> Route | None:
+    """The route of one pattern for ``method`` (or ``protocol``); else add its methods to allow."""
+    if protocol is not None:
+        return others.get(protocol) if others else None
+    if methods:
+        route = methods.get(method)
+        if route is None and method == "HEAD":
+            route = methods.get("GET")  # HEAD is answered by GET
+        if route is not None:
+            return route
+        allow.update(dict.fromkeys(methods))
+    if others and (method == "GET" or method == "HEAD"):
+        # A handshake starts as a GET: a plain GET to a path that only another
+        # protocol answers reaches that route, whose handler refuses it (400, not
+        # a handshake) instead of a 404 that would hide the endpoint's purpose.
+        return next(iter(others.values()))
+    return None
 
 
 def allowed_methods(methods: Iterable[str]) -> str:
@@ -507,7 +564,7 @@ def allowed_methods(methods: Iterable[str]) -> str:
 
     As Microdot writes it: HEAD follows when GET is there, OPTIONS always ends it.
     """
-    out = dict.fromkeys(m for m in methods if m != "WEBSOCKET")
+    out = dict.fromkeys(methods)
     if "GET" in out:
         out.setdefault("HEAD")
     out.setdefault("OPTIONS")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from .exceptions import ConfigurationError, HTTPException
 from .files import FileResponse
-from .paths import normalize_path, safe_join, slash_redirect, url_segments
+from .paths import app_path, normalize_path, safe_join, slash_redirect, url_segments
 from .response import Response
 from .types import Receive, Scope, Send
 
@@ -121,9 +121,10 @@ class StaticFiles:
 
         async def mounted(request: Request, path: str = "") -> Response:
             scope = request.asgi_scope
-            full: str = scope["path"]
             root: str = scope.get("root_path", "")
-            rel = full[len(root) :] if root and full.startswith(root) else full
+            rel = app_path(scope)
+            if rel == "/" and not scope["path"].endswith("/"):
+                rel = ""  # the mount point itself: redirected to its "/" form
             return await self.serve(request, rel, root + rel)
 
         app.add_route("/", mounted)

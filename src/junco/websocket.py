@@ -525,7 +525,7 @@ def _origin_allowed(request: Request, allowed: tuple[str, ...] | None) -> bool:
 async def handle_websocket(app: Junco, scope: Scope, receive: Receive, send: Send) -> None:
     """Serve one WebSocket connection (called by the app for ``websocket`` scopes)."""
     request = Request(app, scope, receive)
-    match = app.router.match("WEBSOCKET", request.path)
+    match = app.router.match_protocol("websocket", request.path)
     message = await receive()
     if message["type"] != "websocket.connect":
         return

@@ -38,6 +38,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..datastructures import LIST, HeaderNames, pick_headers
 from ..exceptions import ConfigurationError
 from ..request import Slot
 
@@ -110,6 +111,7 @@ class ProxyHeaders:
         self.rfc7239 = headers == "forwarded"
         self.forwarded_host = forwarded_host
         self._wanted = _RFC_HEADERS if self.rfc7239 else _X_HEADERS
+        self._names = HeaderNames(dict.fromkeys(self._wanted, LIST))  # all list headers
         self._trusted_cache: dict[str, bool] = {}
         if app is not None:
             if not hasattr(app, "add_middleware"):
@@ -130,11 +132,13 @@ class ProxyHeaders:
         CLIENT_IP.set(request, peer or "")
         if not self.trusts_peer(peer):
             return
-        found: dict[str, list[str]] = {}
-        for name, value in scope.get("headers", ()):
-            key = self._wanted.get(name)
-            if key is not None:
-                found.setdefault(key, []).append(value.decode("latin-1"))
+        values: list[bytes | None] = [None] * len(self._names.names)
+        pick_headers(scope.get("headers", ()), self._names, values)
+        found = {
+            self._wanted[name]: [value.decode("latin-1")]  # repeats joined with ", "
+            for name, value in zip(self._names.names, values, strict=True)
+            if value is not None
+        }
         if not found:
             return
         hops = _rfc7239_hops(found) if self.rfc7239 else _x_forwarded_hops(found)

@@ -123,7 +123,7 @@ def print_routes(app: Any, out: TextIO) -> None:
     for path, route in app.router.iter_routes():
         handler = route.handler
         name = f"{getattr(handler, '__module__', '?')}.{getattr(handler, '__qualname__', handler)}"
-        rows.append((",".join(route.methods), path, name))
+        rows.append((",".join(route.methods) or route.protocol.upper(), path, name))
     if not rows:
         out.write("no routes\n")
         return
