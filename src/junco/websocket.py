@@ -602,7 +602,10 @@ async def _respond(
     if refusal is not None or route is None:
         return refusal
     try:
-        rv = await app.call_handler(route, request, request.url_args)
+        if route.is_async:  # with_websocket's handler: two coroutines fewer per connection
+            rv = await route.handler(request, **request.url_args)
+        else:
+            rv = await app.call_handler(route, request, request.url_args)
         if channel.answered or rv is None:
             return None
         return await run_after(plan, request, make_response(rv))
