@@ -9,16 +9,24 @@ Theory of operation:
   the handler refuses) sent as ``websocket.http.response.*`` when the server
   offers that extension; otherwise a ``websocket.close`` before accepting,
   which servers turn into a 403.
+- The handler runs in the server's own task, not a child task: with thousands
+  of connections open, every task (and its context, coroutine, weak reference)
+  is more for the garbage collector to walk on each full collection.
 - After the accept, a reader task owns ``receive``. It buffers at most
   ``_INBOX`` messages (so a client cannot fill memory while the handler is
   busy), closes with 1009 on an oversized message, and when the connection
   ends it either wakes a pending ``ws.receive()`` (which raises
-  ``WebSocketDisconnect``) or, if nothing is receiving, cancels the handler.
-  It is scheduled after the handler task, so the handler always starts: a
-  client that is already gone cannot cancel a coroutine that never ran.
-- The handler runs in a child task, so that this cancellation never reaches
-  the server's own task; the supervisor tells "cancelled because the client
-  left" (swallowed) from "the server is cancelling us" (propagated).
+  ``WebSocketDisconnect``) or, if nothing is receiving, cancels the server's
+  task; the handler's wrapper takes that cancellation back (``uncancel()``),
+  telling "the client left" (swallowed) from "the server is cancelling us"
+  (propagated). The reader starts after the handler has run up to its first
+  ``await``: a client that is already gone cannot cancel a coroutine that never ran.
+- Per-connection state is kept lean for the same reason: one waiter slot
+  (``junco._waiting``) instead of events, an inbox made by the first message,
+  and one module-wide set of open sockets for the server's stop.
+- A server that closed the socket on its side before the reader saw the
+  disconnect (uvicorn after a ping timeout) refuses further frames with its own
+  error; ``send`` turns that into ``WebSocketDisconnect(1006)``.
 - When the server starts stopping, an open connection is closed with 1001
   (going away) and the handler ends as if the client had left, instead of
   holding the shutdown for the server's whole graceful timeout.
