@@ -9,12 +9,14 @@ callable can do (a deque and one future per waiting client), the floor.
 
     python bench/fanout_inprocess.py                    # 2000 clients, 50 messages, SSE and WS
     python bench/fanout_inprocess.py --clients 5000 --kinds ws --rounds 5
+    python bench/fanout_inprocess.py --objects --kinds ws   # GC-tracked objects per connection
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import statistics
 import sys
@@ -68,7 +70,15 @@ async def publish(app: Any, message: str) -> None:
                "headers": headers}, receive, send)  # fmt: skip
 
 
-async def measure(name: str, kind: str, clients: int, messages: int) -> float:
+def tracked() -> int:
+    gc.collect()
+    return len(gc.get_objects())
+
+
+async def measure(
+    name: str, kind: str, clients: int, messages: int, objects: bool = False
+) -> float:
+    """CPU µs per delivered event; with ``objects``, GC-tracked objects per connection."""
     module = importlib.import_module(APPS[name])
     app = module.app
     delivered = 0
@@ -100,9 +110,11 @@ async def measure(name: str, kind: str, clients: int, messages: int) -> float:
     broadcast = getattr(module, "broadcast", None)
     if broadcast is not None:
         await broadcast.connect()
+    before = tracked() if objects else 0
     tasks = [asyncio.ensure_future(client()) for _ in range(clients)]
     await reached.wait()
     await asyncio.sleep(0.1)
+    per_connection = (tracked() - before) / clients if objects else 0.0
     cpu = time.process_time()
     for _ in range(messages):
         target += clients
@@ -110,6 +122,8 @@ async def measure(name: str, kind: str, clients: int, messages: int) -> float:
         await publish(app, repr(time.time()))
         await reached.wait()
     cpu = time.process_time() - cpu
+    if objects:
+        cpu = per_connection * clients * messages / 1e6  # reported instead of the CPU
     stop.set()  # the client leaves; apps that never listen for that are cancelled
     await asyncio.sleep(0.1)
     for task in tasks:
@@ -127,17 +141,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians")
     parser.add_argument("--kinds", default="sse,ws")
     parser.add_argument("--frameworks", default="junco,starlette,bare")
+    parser.add_argument(
+        "--objects",
+        action="store_true",
+        help="report GC-tracked objects per connection (the harness's own included)",
+    )
     args = parser.parse_args()
     import uvloop
 
     names = args.frameworks.split(",")
-    print("| kind | " + " | ".join(f"{n} µs/event" for n in names) + " |")
+    unit = "objects/connection" if args.objects else "µs/event"
+    print("| kind | " + " | ".join(f"{n} {unit}" for n in names) + " |")
     print("|---|" + "---:|" * len(names))
     for kind in args.kinds.split(","):
         runs: dict[str, list[float]] = {n: [] for n in names}
         for _ in range(args.rounds):
             for n in names:
-                runs[n].append(uvloop.run(measure(n, kind, args.clients, args.messages)))
+                coro = measure(n, kind, args.clients, args.messages, args.objects)
+                runs[n].append(uvloop.run(coro))
         med = {n: statistics.median(v) for n, v in runs.items()}
         cells = [f"{med[n]:.2f}" + (f" ({med[n] / med['starlette']:.2f}x)"
                  if "starlette" in med else "") for n in names]  # fmt: skip

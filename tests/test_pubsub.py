@@ -678,3 +678,37 @@ def test_missing_redis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ImportError, match=r'pip install "junco\[redis\]"'):
         Broadcast("redis://127.0.0.1:1/0")
     assert Broadcast("memory://").url == "memory://"  # the memory backend needs nothing
+
+
+def test_two_readers_of_one_subscription_and_one_is_cancelled() -> None:
+    async def main() -> None:
+        async with Broadcast("memory") as broadcast, broadcast.subscribe("c") as sub:
+            first = asyncio.ensure_future(sub.get())
+            second = asyncio.ensure_future(sub.get())
+            await asyncio.sleep(0)  # both wait on the one subscription
+            first.cancel()
+            await broadcast.publish("c", "for the one still waiting")
+            assert await second == "for the one still waiting"
+            assert first.cancelled()
+
+    run(main())
+
+
+def test_a_subscription_is_entered_once() -> None:
+    async def main() -> None:
+        async with Broadcast("memory") as broadcast:
+            subscription = broadcast.subscribe("c")
+            async with subscription as sub:
+                assert sub is subscription
+                assert broadcast.subscriber_count("c") == 1
+                with pytest.raises(RuntimeError, match="once"):
+                    async with subscription:
+                        pass
+            assert broadcast.subscriber_count("c") == 0
+            with pytest.raises(InvalidChannel):
+                async with broadcast.subscribe(""):
+                    pass
+            assert sub.dropped is False
+            assert await anext(aiter(sub), "ended") == "ended"
+
+    run(main())

@@ -924,3 +924,107 @@ def test_either_decorator_may_be_repeated_in_the_right_order() -> None:
                 assert await ws.receive() == path
 
     run(main())
+
+
+# -- one task per connection, and servers that closed first ------------------------------
+
+
+def raw_session(app: Junco, send: Send) -> tuple[asyncio.Queue[Message], Awaitable[None]]:
+    """Drive ``app`` as a server would: an inbox for ``receive``, the given ``send``."""
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+    scope = {"type": "websocket", "path": "/ws", "headers": [(b"host", b"x")]}
+    return inbox, app(scope, inbox.get, send)
+
+
+def test_the_handler_runs_in_the_servers_task_and_leaves_no_cancellation_behind() -> None:
+    app = Junco()
+    tasks: list[Any] = []
+
+    @app.route("/ws")
+    @with_websocket
+    async def ws_route(request: Request, ws: WebSocket) -> None:
+        tasks.append(asyncio.current_task())
+        await ws.send("hello")
+        await asyncio.Event().wait()  # only the client's departure ends this
+
+    async def main() -> None:
+        async def send(message: Message) -> None:
+            if message["type"] == "websocket.send":
+                inbox.put_nowait({"type": "websocket.disconnect", "code": 1001})
+
+        inbox, served = raw_session(app, send)
+        await served  # returns: the departure's cancellation was taken back
+        assert tasks == [asyncio.current_task()]
+        task = asyncio.current_task()
+        assert task is not None
+        assert task.cancelling() == 0
+        await asyncio.sleep(0)  # and no cancellation is still pending for this task
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        RuntimeError("Unexpected ASGI message 'websocket.send', after sending 'websocket.close'."),
+        OSError("client disconnected"),
+    ],
+)
+def test_a_send_the_server_refuses_ends_the_handler_as_a_disconnect(
+    refusal: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    # uvicorn, once its ping timed out (or the client broke the protocol), has sent
+    # its close but not yet queued the disconnect: a send then raises RuntimeError.
+    app = Junco()
+    outcome: list[Any] = []
+
+    @app.route("/ws")
+    @with_websocket
+    async def ws_route(request: Request, ws: WebSocket) -> None:
+        await ws.send("first")
+        try:
+            await ws.send("second")
+        except WebSocketDisconnect as exc:
+            outcome.extend([exc.code, ws.closed])
+            raise
+
+    async def main() -> None:
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            if len(sent) == 2:  # the accept and the first message went out
+                raise refusal
+            sent.append(message)
+
+        await raw_session(app, send)[1]
+        assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send"]
+
+    with caplog.at_level(logging.INFO, logger="junco"):
+        run(main())
+    assert outcome == [1006, True]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_cancelled_receiver_does_not_cancel_another() -> None:
+    app = Junco()
+    outcome: list[Any] = []
+
+    @app.route("/ws")
+    @with_websocket
+    async def ws_route(request: Request, ws: WebSocket) -> None:
+        first = asyncio.ensure_future(ws.receive())
+        second = asyncio.ensure_future(ws.receive())
+        await asyncio.sleep(0)  # both wait now
+        first.cancel()
+        await ws.send("one receiver left")
+        outcome.append(await second)
+        outcome.append(first.cancelled())
+
+    async def main() -> None:
+        async with TestClient(app).websocket("/ws") as ws:
+            assert await ws.receive() == "one receiver left"
+            await ws.send("for the second")
+
+    run(main())
+    assert outcome == ["for the second", True]

@@ -43,6 +43,12 @@ def stopping() -> bool:
     return _stopping[0]
 
 
+def on_every_stop(callback: Callable[[], None]) -> None:
+    """Call ``callback`` whenever a stop begins, for good (a module's one callback
+    that ends all its open streams: no registration per stream)."""
+    _callbacks.add(callback)
+
+
 @contextmanager
 def on_stop(callback: Callable[[], None]) -> Iterator[None]:
     """Call ``callback`` when the server starts stopping, while the block runs.

@@ -26,13 +26,12 @@ Theory of operation:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ._parsing import json_dumps, json_loads
+from ._waiting import park, wake
 from .exceptions import BroadcastUnavailable, ConfigurationError, HTTPException, PubSubError
 from .stores.resolve import resolve_store, startup_check
 
@@ -165,7 +164,8 @@ def check_channel(channel: Any) -> str:
 class Subscription:
     """One subscriber's view of a channel: ``async for message in subscription``.
 
-    The iteration ends when the broadcast disconnects or the ``subscribe``
+    ``broadcast.subscribe(channel)`` returns it; ``async with`` makes it active.
+    The iteration ends when the broadcast disconnects or the ``async with``
     block is left, and raises :class:`SubscriberDropped` if this subscriber
     fell too far behind.
 
@@ -174,20 +174,47 @@ class Subscription:
         dropped: True once dropped for being slow.
     """
 
+    # Thousands of these live at once and every full garbage collection walks
+    # them: no instance dict, one waiter slot (see junco._waiting), no helpers.
+    __slots__ = (
+        "_broadcast",
+        "_closed",
+        "_entered",
+        "_loop",
+        "_max_queue",
+        "_queue",
+        "_waiter",
+        "channel",
+        "dropped",
+    )
+
     def __init__(self, broadcast: Broadcast, channel: str, max_queue: int) -> None:
         self.channel = channel
         self.dropped = False
         self._broadcast = broadcast
         self._max_queue = max_queue
         self._queue: deque[Any] = deque()  # decoded messages, or _Json payloads
-        self._waiters: list[asyncio.Future[None]] = []
-        self._new_waiter = asyncio.get_running_loop().create_future
+        self._waiter: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._entered = False
 
     @property
     def pending(self) -> int:
         """Messages received but not yet read (never more than ``max_queue``)."""
         return len(self._queue)
+
+    async def __aenter__(self) -> Subscription:
+        if self._entered:
+            raise RuntimeError("a subscription is entered once; call subscribe() again")
+        self._entered = True
+        self._loop = asyncio.get_running_loop()
+        await self._broadcast._join(self)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._close()
+        await self._broadcast._leave(self)
 
     def _offer(self, message: Any) -> bool:
         """Queue a message; False if the queue is full (the caller drops us)."""
@@ -197,15 +224,12 @@ class Subscription:
         if len(queue) >= self._max_queue:
             return False
         queue.append(message)
-        for waiter in self._waiters:  # inlined _wake: this runs once per subscriber
+        waiter = self._waiter  # inlined wake(): this runs once per subscriber
+        if waiter is not None:
+            self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
         return True
-
-    def _wake(self) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
 
     def _drop(self) -> None:
         self.dropped = True
@@ -214,7 +238,7 @@ class Subscription:
     def _close(self) -> None:
         self._closed = True
         self._queue.clear()
-        self._wake()
+        wake(self)
 
     async def get(self) -> Any:
         """The next message, waiting for one.
@@ -228,14 +252,9 @@ class Subscription:
             while not queue:
                 if self.dropped:
                     raise SubscriberDropped(f"subscriber of {self.channel!r} fell behind")
-                if self._closed:
+                if self._closed or self._loop is None:
                     raise StopAsyncIteration
-                waiter: asyncio.Future[None] = self._new_waiter()
-                self._waiters.append(waiter)
-                try:
-                    await waiter
-                finally:
-                    self._waiters.remove(waiter)
+                await park(self, self._loop)
             message = queue.popleft()
             if type(message) is not _Json:
                 return message
@@ -370,21 +389,24 @@ class Broadcast:
             raise BroadcastUnavailable("call connect() before publishing")
         await self.backend.publish(channel, payload)
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
+    def subscribe(self, channel: str) -> Subscription:
         """Receive ``channel``'s messages inside an ``async with`` block.
 
-        The subscription is active when the block starts: anything published
+        ``async with broadcast.subscribe(channel) as messages:`` — the
+        subscription is active when the block starts: anything published
         afterwards reaches it (with Redis: unless Redis is down at that moment).
 
         Raises:
-            InvalidChannel: see :func:`check_channel`.
-            BroadcastUnavailable: the broadcast is not connected.
+            InvalidChannel: see :func:`check_channel` (when the block starts).
+            BroadcastUnavailable: the broadcast is not connected (when the block starts).
         """
-        check_channel(channel)
+        return Subscription(self, channel, self.max_queue)
+
+    async def _join(self, sub: Subscription) -> None:
+        """Make ``sub`` active (its ``async with`` starts)."""
+        channel = check_channel(sub.channel)
         if not self._connected:
             raise BroadcastUnavailable("call connect() before subscribing")
-        sub = Subscription(self, channel, self.max_queue)
         subscribers = self._channels.get(channel)
         first = subscribers is None
         if subscribers is None:
@@ -402,10 +424,10 @@ class Broadcast:
                 pending = self._subscribing.get(channel)
                 if pending is not None:  # another subscriber is setting the channel up
                     await pending.wait()
-            yield sub
-        finally:
+        except BaseException:
             sub._close()
             await self._leave(sub)
+            raise
 
     def subscriber_count(self, channel: str) -> int:
         """How many subscribers of ``channel`` this process has."""

@@ -9,16 +9,24 @@ Theory of operation:
   the handler refuses) sent as ``websocket.http.response.*`` when the server
   offers that extension; otherwise a ``websocket.close`` before accepting,
   which servers turn into a 403.
+- The handler runs in the server's own task, not a child task: with thousands
+  of connections open, every task (and its context, coroutine, weak reference)
+  is more for the garbage collector to walk on each full collection.
 - After the accept, a reader task owns ``receive``. It buffers at most
   ``_INBOX`` messages (so a client cannot fill memory while the handler is
   busy), closes with 1009 on an oversized message, and when the connection
   ends it either wakes a pending ``ws.receive()`` (which raises
-  ``WebSocketDisconnect``) or, if nothing is receiving, cancels the handler.
-  It is scheduled after the handler task, so the handler always starts: a
-  client that is already gone cannot cancel a coroutine that never ran.
-- The handler runs in a child task, so that this cancellation never reaches
-  the server's own task; the supervisor tells "cancelled because the client
-  left" (swallowed) from "the server is cancelling us" (propagated).
+  ``WebSocketDisconnect``) or, if nothing is receiving, cancels the server's
+  task; the handler's wrapper takes that cancellation back (``uncancel()``),
+  telling "the client left" (swallowed) from "the server is cancelling us"
+  (propagated). The reader starts after the handler has run up to its first
+  ``await``: a client that is already gone cannot cancel a coroutine that never ran.
+- Per-connection state is kept lean for the same reason: one waiter slot
+  (``junco._waiting``) instead of events, an inbox made by the first message,
+  and one module-wide set of open sockets for the server's stop.
+- A server that closed the socket on its side before the reader saw the
+  disconnect (uvicorn after a ping timeout) refuses further frames with its own
+  error; ``send`` turns that into ``WebSocketDisconnect(1006)``.
 - When the server starts stopping, an open connection is closed with 1001
   (going away) and the handler ends as if the client had left, instead of
   holding the shutdown for the server's whole graceful timeout.
@@ -27,7 +35,6 @@ Theory of operation:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections import deque
@@ -39,6 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, overload
 from . import _draining
 from ._dispatch import enter, error_response, guard, run_after
 from ._foreign import call_foreign, replay
+from ._waiting import park, wake
 from .app import register_scope
 from .calling import call_endpoint, is_async_callable
 from .coerce import make_response
@@ -119,12 +127,11 @@ class WebSocket:
         self.close_reason = ""
         self._channel = channel
         self._state = _CONNECTING
-        self._inbox: deque[str | bytes] = deque()
-        self._arrived = asyncio.Event()
-        self._space = asyncio.Event()
+        self._inbox: deque[str | bytes] | None = None  # made by the first message
+        self._waiter: asyncio.Future[None] | None = None  # see junco._waiting
         self._receivers = 0
         self._reader: asyncio.Task[None] | None = None
-        self._task: asyncio.Future[Any] | None = None
+        self._task: asyncio.Task[Any] | None = None  # the server's, while the handler runs
         self._cancelled = False  # we cancelled the handler because the client left
         self._opened = False
 
@@ -180,14 +187,13 @@ class WebSocket:
         while not self._inbox:
             if self._state == _CLOSED:
                 raise WebSocketDisconnect(self.close_code or 1005, self.close_reason)
-            self._arrived.clear()
             self._receivers += 1
             try:
-                await self._arrived.wait()
+                await park(self, asyncio.get_running_loop())
             finally:
                 self._receivers -= 1
         data = self._inbox.popleft()
-        self._space.set()
+        wake(self)  # the reader, if it waits for room
         return data
 
     async def send(self, data: str | bytes) -> None:
@@ -210,9 +216,13 @@ class WebSocket:
             raise WebSocketDisconnect(self.close_code or 1006, self.close_reason)
         try:
             await self._channel.send(message)
-        except OSError:  # the server noticed the client left before we did
-            self._state = _CLOSED
-            self.close_code = self.close_code or 1006
+        except Exception as exc:
+            # The server closed the socket before the reader saw the disconnect (the
+            # client left, a ping timed out): uvicorn raises OSError or RuntimeError
+            # ("after sending 'websocket.close'"), hypercorn its own error. A
+            # well-formed frame on an open socket has no other reason to fail.
+            logger.debug("the server refused a WebSocket frame: %r", exc)
+            self._mark_closed(self.close_code or 1006, self.close_reason)
             raise WebSocketDisconnect(1006) from None
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -234,8 +244,10 @@ class WebSocket:
         self._mark_closed(code, reason)
         if self._reader is not None and self._reader is not asyncio.current_task():
             self._reader.cancel()
-        with contextlib.suppress(OSError):  # the client is already gone
+        try:
             await self._channel.send({"type": "websocket.close", "code": code, "reason": reason})
+        except Exception as exc:  # the server closed it already (see send)
+            logger.debug("the server refused a WebSocket close: %r", exc)
 
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         return self._messages()
@@ -254,22 +266,24 @@ class WebSocket:
         self._state = _CLOSED
         self.close_code = code
         self.close_reason = reason
-        self._arrived.set()
+        wake(self)
 
     def _lost(self, code: int, reason: str) -> None:
         """The connection ended under the handler: wake a receiver or cancel it."""
         self._mark_closed(code, reason)
         task = self._task
-        if self._receivers == 0 and task is not None and not task.done():
+        if self._receivers == 0 and task is not None and not self._cancelled:
             self._cancelled = True
             task.cancel()
 
     async def _read(self) -> None:
         receive = self._channel.receive
+        loop = asyncio.get_running_loop()
         while self._state == _OPEN:
-            while len(self._inbox) >= _INBOX:
-                self._space.clear()
-                await self._space.wait()
+            inbox = self._inbox
+            if inbox is not None and len(inbox) >= _INBOX:
+                await park(self, loop)  # woken when the handler takes one
+                continue
             message = await receive()
             if self._state != _OPEN:
                 return
@@ -281,8 +295,10 @@ class WebSocket:
                     await self.close(1009, "message too big")
                     self._lost(1009, "message too big")
                     return
-                self._inbox.append(data)
-                self._arrived.set()
+                if inbox is None:
+                    inbox = self._inbox = deque()
+                inbox.append(data)
+                wake(self)
             elif message["type"] == "websocket.disconnect":
                 self._lost(message.get("code") or 1005, message.get("reason") or "")
                 return
@@ -291,9 +307,59 @@ class WebSocket:
         if self._reader is None and self._state == _OPEN:
             self._reader = asyncio.ensure_future(self._read())
 
-    def _stop_reader(self) -> None:
+    def _begin(self) -> None:
+        """The handler starts, in the server's own task (one task fewer per connection).
+
+        The reader starts after it: the handler runs up to its first ``await``
+        before a client that is already gone can cancel it.
+        """
+        self._task = asyncio.current_task()
+        _open.add(self)
+        if _draining.stopping():
+            _go_away(self)
+        self._start_reader()
+
+    def _end(self) -> bool:
+        """The handler is over: True if it was cancelled by us alone (swallow that).
+
+        Our ``cancel()`` is taken back with ``uncancel()``, so the server's task
+        keeps no trace of it; a cancellation of the server's own is not ours.
+        """
+        task, self._task = self._task, None
+        if task is None or not self._cancelled:
+            return False
+        self._cancelled = False
+        return task.uncancel() == 0
+
+    def _finish(self) -> None:
+        _open.discard(self)
         if self._reader is not None:
             self._reader.cancel()
+
+
+# The open connections, for the server's stop (one set, not a callback per connection).
+_open: set[WebSocket] = set()
+_closing: set[asyncio.Future[None]] = set()  # holds the closing tasks until they end
+
+
+def _go_away(ws: WebSocket) -> None:
+    task = asyncio.ensure_future(_going_away(ws))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+async def _going_away(ws: WebSocket) -> None:
+    """The server is stopping: close with 1001 and end the handler like a departure."""
+    await ws.close(_GOING_AWAY, "server shutting down")
+    ws._lost(_GOING_AWAY, "server shutting down")
+
+
+def _stop_all() -> None:
+    for ws in list(_open):
+        _go_away(ws)
+
+
+_draining.on_every_stop(_stop_all)
 
 
 def _too_big(data: str | bytes, limit: int) -> bool:
@@ -382,7 +448,35 @@ def with_websocket(
 
         @functools.wraps(fn)
         async def websocket_handler(request: Request, **url_args: Any) -> Any:
-            return await _session(fn, options, request, url_args)
+            # The handler runs right here, in the server's task: no task of its own.
+            ws = _connect(request, options)
+            if options.accept:
+                offered = ws.subprotocols
+                await ws.accept(next((p for p in options.subprotocols if p in offered), None))
+            ws._begin()
+            ours = False
+            try:
+                try:
+                    rv = await fn(request, ws, **url_args)
+                finally:
+                    ours = ws._end()
+                if ws._state == _CONNECTING and not ws._channel.answered:
+                    return rv  # the handler refused by returning a response (or nothing)
+                ours = False
+                await ws.close(1000)
+            except WebSocketDisconnect:
+                pass
+            except asyncio.CancelledError:
+                if not ours:
+                    raise  # the server's, not ours: propagate
+            except Exception:
+                if ws._state == _CONNECTING and not ws._channel.answered:
+                    raise  # refused by raising: answered with an HTTP error
+                logger.exception("unhandled error in the WebSocket handler for %s", request.path)
+                await ws.close(1011)
+            finally:
+                ws._finish()
+            return None
 
         RouteOptions("websocket").attach(websocket_handler)
         return websocket_handler
@@ -390,55 +484,14 @@ def with_websocket(
     return decorate if f is None else decorate(f)
 
 
-async def _session(fn: Handler, options: _Options, request: Request, args: dict[str, Any]) -> Any:
+def _connect(request: Request, options: _Options) -> WebSocket:
+    """The handshake's checks, then its WebSocket (not yet accepted)."""
     channel = _channel.get()
     if channel is None or request.asgi_scope.get("type") != "websocket":
         raise HTTPException(400, "this endpoint expects a WebSocket handshake")
     if not _origin_allowed(request, options.allowed_origins):
         raise HTTPException(403, "cross-origin WebSocket refused")
-    ws = WebSocket(request, channel, _max_size(request, options.max_message_size))
-    if options.accept:
-        offered = ws.subprotocols
-        await ws.accept(next((p for p in options.subprotocols if p in offered), None))
-    task = asyncio.ensure_future(fn(request, ws, **args))
-    ws._task = task
-    # Scheduled after the handler: it always gets to run before a disconnect
-    # that was already waiting can cancel it.
-    ws._start_reader()
-    leaving: list[asyncio.Task[None]] = []  # holds the closing task until it ends
-    try:
-        with _draining.on_stop(lambda: leaving.append(asyncio.ensure_future(_going_away(ws)))):
-            return await _supervise(ws, task)
-    finally:
-        ws._stop_reader()
-
-
-async def _going_away(ws: WebSocket) -> None:
-    """The server is stopping: close with 1001 and end the handler like a departure."""
-    await ws.close(_GOING_AWAY, "server shutting down")
-    ws._lost(_GOING_AWAY, "server shutting down")
-
-
-async def _supervise(ws: WebSocket, task: asyncio.Future[Any]) -> Any:
-    try:
-        rv = await task
-    except WebSocketDisconnect:
-        rv = None
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if not ws._cancelled or (current is not None and current.cancelling()):
-            raise
-        return None
-    except Exception:
-        if ws._state == _CONNECTING and not ws._channel.answered:
-            raise  # refused by raising: answered with an HTTP error
-        logger.exception("unhandled error in the WebSocket handler for %s", ws.request.path)
-        await ws.close(1011)
-        return None
-    if ws._state == _CONNECTING and not ws._channel.answered:
-        return rv  # the handler refused by returning a response (or nothing)
-    await ws.close(1000)
-    return None
+    return WebSocket(request, channel, _max_size(request, options.max_message_size))
 
 
 def _max_size(request: Request, size: int | None) -> int:
@@ -557,7 +610,10 @@ async def _respond(
     if refusal is not None or route is None:
         return refusal
     try:
-        rv = await app.call_handler(route, request, request.url_args)
+        if route.is_async:  # with_websocket's handler: two coroutines fewer per connection
+            rv = await route.handler(request, **request.url_args)
+        else:
+            rv = await app.call_handler(route, request, request.url_args)
         if channel.answered or rv is None:
             return None
         return await run_after(plan, request, make_response(rv))
