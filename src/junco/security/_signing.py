@@ -65,7 +65,8 @@ class Signer:
         # life) get in: a forged value is never remembered, and an entry stays
         # exactly as valid as it was. Each loads() still parses the JSON afresh
         # (the caller owns and may mutate what it gets).
-        self._seen: dict[str, bytes] = {}
+        # The flag says whether orjson may parse it (decided once, too).
+        self._seen: dict[str, tuple[bytes, bool]] = {}
 
     def sign(self, text: str) -> str:
         return f"{text}.{_mac(self._states[0], text.encode('ascii')).decode('ascii')}"
@@ -97,17 +98,18 @@ class Signer:
 
     def loads(self, raw: str) -> Any:
         """The object ``raw`` carries; None if it is not validly signed or not JSON."""
-        payload = self._seen.get(raw)
-        if payload is None:
+        entry = self._seen.get(raw)
+        if entry is None:
             payload = self._payload(raw)
             if payload is None:
                 return None
+            entry = (payload, _orjson is not None and not has_long_digit_run(payload))
             seen = self._seen
             if len(seen) >= _SEEN_LIMIT:
                 seen.clear()  # clients can present endless valid cookies
-            seen[raw] = payload
+            seen[raw] = entry
         try:
-            return _json_loads(payload)
+            return _json_loads(*entry)
         except (ValueError, RecursionError):
             return None
 
@@ -146,10 +148,10 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _json_loads(payload: bytes) -> Any:
-    # orjson when it gives what the stdlib gives (it refuses NaN, which
-    # json.dumps may have written, and would round integers past 64 bits).
-    if _orjson is not None and not has_long_digit_run(payload):
+def _json_loads(payload: bytes, fast: bool) -> Any:
+    # orjson when it gives what the stdlib gives (``fast``: it refuses NaN,
+    # which json.dumps may have written, and would round integers past 64 bits).
+    if fast:
         try:
             return _orjson.loads(payload)
         except _orjson.JSONDecodeError:
