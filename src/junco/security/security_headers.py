@@ -165,14 +165,11 @@ class SecurityHeaders:
             if extra is not None and CSP_FALLBACK.is_set(request):
                 pairs = self._replace_stand_in(request, extra)
             if pairs is not None:
-                if extra is None:
-                    response._extra = extra = list(pairs)
-                else:
-                    extra += pairs
+                response._add_raw(pairs)  # (a no-op on the shared already_handled)
                 if self._raw_hsts is not None and (
                     request.asgi_scope.get("scheme") in _SECURE_SCHEMES
                 ):
-                    extra.append((_HSTS_RAW, self._raw_hsts))
+                    response._add_raw(((_HSTS_RAW, self._raw_hsts),))
                 return
         # Straight into the Headers dict: the names are lower-cased and the
         # values were checked once, at construction.
