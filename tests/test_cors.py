@@ -635,3 +635,24 @@ def test_settings_are_read_only_not_silently_ignored() -> None:
     assert not hasattr(cors.allowed_origins, "append")
     response = fetch(app, "GET", "/items", headers={"Origin": APP_ORIGIN})
     assert response.headers["access-control-allow-credentials"] == "true"
+
+
+def test_the_pre_encoded_answer_needs_the_origin_exactly_once_and_exactly_as_allowed() -> None:
+    app, _ = make_app(allow_credentials=True)
+    origin = APP_ORIGIN.encode()
+    ok = raw(app, "GET", "/items", [(b"origin", origin)])
+    assert ok.headers.get("access-control-allow-origin") == APP_ORIGIN
+    assert ok.headers.get("access-control-allow-credentials") == "true"
+    assert vary_fields(ok) == ["origin"]
+    refused = {
+        "sent twice": [(b"origin", origin), (b"origin", origin)],
+        "other case": [(b"origin", origin.upper())],
+        "trailing slash": [(b"origin", origin + b"/")],
+        "empty": [(b"origin", b"")],
+    }
+    for label, headers in refused.items():
+        r = raw(app, "GET", "/items", headers)
+        assert r.status_code == 200, label
+        assert "access-control-allow-origin" not in r.headers, label
+        assert "access-control-allow-credentials" not in r.headers, label
+        assert vary_fields(r) == ["origin"], label

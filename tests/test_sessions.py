@@ -730,3 +730,30 @@ def test_docs_store_examples() -> None:
 def test_docs_testing_example() -> None:
     namespace = doc_example("clock.now += 61")  # its asserts run as it executes
     assert namespace["clock"].now == 1_000_061.0
+
+
+def test_a_cookie_seen_before_still_decodes_afresh_and_expires() -> None:
+    """The signer remembers verified cookies; each request still gets its own data and timeouts."""
+    clock = Clock()
+    app, ext = make_app(idle_timeout=10, clock=clock)
+
+    @app.post("/mutate")
+    async def mutate(request: Request) -> str:
+        get_session(request)["cart"].append("unsaved")  # in place: not seen, not written
+        return "ok"
+
+    client = TestClient(app)
+    found = session_cookie(call(client, "POST", "/write", json={"cart": ["a"]}))
+    assert found is not None
+    assert read(client)["data"] == {"cart": ["a"]}
+    assert call(client, "POST", "/mutate").status_code == 200
+    assert read(client)["data"] == {"cart": ["a"]}  # the in-place change did not stick
+    # A tampered copy of a remembered cookie is still refused.
+    tampered = found[0][:-2] + ("AA" if not found[0].endswith("AA") else "BB")
+    assert read(TestClient(app, cookies={"session": tampered}))["data"] == {}
+    clock.advance(11)
+    assert read(client) == {"data": {}, "new": True}  # remembered, but expired all the same
+    # However many valid cookies clients present, the signer remembers a bounded number.
+    for i in range(600):
+        ext._signer.loads(ext._encode({"n": i}, clock(), clock()))
+    assert len(ext._signer._seen) <= 256

@@ -193,8 +193,8 @@ class Response(metaclass=_ResponseType):
         if extra is not None:
             for i, (name, value) in enumerate(extra):
                 if name == b"vary":
-                    present = [f.strip().lower() for f in value.split(b",")]
-                    if raw.lower() not in present:
+                    # map over C methods: no Python frame for a comprehension.
+                    if raw.lower() not in map(bytes.strip, value.lower().split(b",")):
                         extra[i] = (b"vary", value + b", " + raw)
                     return
         self._add_raw(((b"vary", raw),))

@@ -32,6 +32,8 @@ except ImportError:  # pragma: no cover - exercised when the extra is absent
     _orjson = None  # type: ignore[assignment]
 
 MAC_LENGTH = 43  # 32 bytes in unpadded base64url
+#: Verified values remembered per signer (see :meth:`Signer.loads`); at most this many.
+_SEEN_LIMIT = 256
 _COMPRESS_ABOVE = 200
 _MAX_INFLATED = 64 * 1024
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -43,7 +45,7 @@ _State = tuple[_Hash, _Hash]  # HMAC's inner and outer hashes, key already absor
 class Signer:
     """Signs and verifies text and JSON objects under a list of keys (first signs)."""
 
-    __slots__ = ("_states",)
+    __slots__ = ("_seen", "_states")
 
     def __init__(self, keys: list[bytes], purpose: str) -> None:
         states = []
@@ -56,6 +58,15 @@ class Signer:
                 )
             )
         self._states: tuple[_State, ...] = tuple(states)
+        # raw value -> its verified, decoded JSON payload. A browser sends the
+        # same session cookie on every request until it is re-written, so the
+        # HMAC and base64 work is done once per cookie, not once per request.
+        # Only values that verified under this signer's keys (fixed for its
+        # life) get in: a forged value is never remembered, and an entry stays
+        # exactly as valid as it was. Each loads() still parses the JSON afresh
+        # (the caller owns and may mutate what it gets).
+        # The flag says whether orjson may parse it (decided once, too).
+        self._seen: dict[str, tuple[bytes, bool]] = {}
 
     def sign(self, text: str) -> str:
         return f"{text}.{_mac(self._states[0], text.encode('ascii')).decode('ascii')}"
@@ -87,6 +98,23 @@ class Signer:
 
     def loads(self, raw: str) -> Any:
         """The object ``raw`` carries; None if it is not validly signed or not JSON."""
+        entry = self._seen.get(raw)
+        if entry is None:
+            payload = self._payload(raw)
+            if payload is None:
+                return None
+            entry = (payload, _orjson is not None and not has_long_digit_run(payload))
+            seen = self._seen
+            if len(seen) >= _SEEN_LIMIT:
+                seen.clear()  # clients can present endless valid cookies
+            seen[raw] = entry
+        try:
+            return _json_loads(*entry)
+        except (ValueError, RecursionError):
+            return None
+
+    def _payload(self, raw: str) -> bytes | None:
+        """The JSON bytes ``raw`` carries if its signature verifies (inflated if packed)."""
         text = self._verify(raw)
         if text is None:
             return None
@@ -102,9 +130,9 @@ class Signer:
                 payload = inflate.decompress(payload, _MAX_INFLATED)
                 if inflate.unconsumed_tail or not inflate.eof:
                     return None
-            return _json_loads(payload)
-        except (ValueError, zlib.error, RecursionError):
+        except (ValueError, zlib.error):
             return None
+        return payload
 
 
 def _mac(state: _State, data: bytes) -> bytes:
@@ -120,10 +148,10 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _json_loads(payload: bytes) -> Any:
-    # orjson when it gives what the stdlib gives (it refuses NaN, which
-    # json.dumps may have written, and would round integers past 64 bits).
-    if _orjson is not None and not has_long_digit_run(payload):
+def _json_loads(payload: bytes, fast: bool) -> Any:
+    # orjson when it gives what the stdlib gives (``fast``: it refuses NaN,
+    # which json.dumps may have written, and would round integers past 64 bits).
+    if fast:
         try:
             return _orjson.loads(payload)
         except _orjson.JSONDecodeError:

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ..datastructures import single_header
 from ..exceptions import ConfigurationError, HTTPException
 from ..origins import normalize_origin, request_origin
 from ..request import Slot
@@ -41,6 +42,7 @@ SAFELISTED_HEADERS = frozenset(
 PREFLIGHT_REFUSAL = "CORS preflight refused"
 PREFLIGHT_VARY = ("Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_VARY_ORIGIN = ((b"vary", b"Origin"),)
 _ANSWERED: Slot[bool] = Slot("_junco_cors_preflight")  # the preflight was ours
 
 
@@ -169,6 +171,17 @@ class CORS:
             preflight.append(("Access-Control-Max-Age", str(self.max_age)))
         self._extra = tuple(extra)
         self._raw_extra = tuple((n.lower().encode(), v.encode("latin-1")) for n, v in extra)
+        # The actual-request headers, encoded once: for "*", and per allowed
+        # origin keyed by the Origin bytes as sent (an exact match, as ``origins``).
+        self._raw_any = ((b"access-control-allow-origin", b"*"), *self._raw_extra)
+        self._raw_answers = {
+            o.encode("latin-1"): (
+                (b"vary", b"Origin"),
+                (b"access-control-allow-origin", o.encode("latin-1")),
+                *self._raw_extra,
+            )
+            for o in self._origins
+        }
         self._preflight_extra = tuple(preflight)
         self._methods = frozenset(self.allowed_methods or ())
         self._methods_value = ", ".join(self.allowed_methods) if self.allowed_methods else None
@@ -258,15 +271,12 @@ class CORS:
             for name, _ in extra:
                 if name == b"vary" or name == b"access-control-allow-origin":
                     return False
-        if self.any_origin:
-            response._add_raw(((b"access-control-allow-origin", b"*"), *self._raw_extra))
+        if self._allowed_origins == "*":
+            response._add_raw(self._raw_any)
             return True
-        origin = request_origin(request)
-        if origin and origin in self.origins:
-            allowed = (b"access-control-allow-origin", origin.encode("latin-1"))
-            response._add_raw(((b"vary", b"Origin"), allowed, *self._raw_extra))
-        else:
-            response._add_raw(((b"vary", b"Origin"),))
+        # b"" (sent twice) and None (absent) are no allowed origin.
+        origin = single_header(request.asgi_scope, b"origin")
+        response._add_raw(self._raw_answers.get(origin, _VARY_ORIGIN) if origin else _VARY_ORIGIN)
         return True
 
     # -- header computation ------------------------------------------------------------

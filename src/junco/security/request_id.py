@@ -77,7 +77,7 @@ class RequestID:
             value = single_header(request.asgi_scope, self._raw_name)
             if value is not None and _VALID.fullmatch(value) is not None:
                 rid = value.decode("ascii")
-        REQUEST_ID.set(request, rid or new_request_id())
+        REQUEST_ID.set(request, rid or random_uuid_hex())
 
     def after_request(self, request: Request, response: Response) -> None:
         """Put the id in the response (made here if the request failed before the hooks)."""

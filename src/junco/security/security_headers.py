@@ -158,8 +158,19 @@ class SecurityHeaders:
 
     def after_request(self, request: Request, response: Response) -> None:
         """Add the missing headers to ``response`` (a successful one or an error)."""
-        if response._headers is None and self._add_raw(request, response):
-            return
+        if response._headers is None:
+            # Still encoded pairs: append ours, encoded at construction.
+            extra = response._extra
+            pairs: tuple[tuple[bytes, bytes], ...] | None = self._raw
+            if extra is not None and CSP_FALLBACK.is_set(request):
+                pairs = self._replace_stand_in(request, extra)
+            if pairs is not None:
+                response._add_raw(pairs)  # (a no-op on the shared already_handled)
+                if self._raw_hsts is not None and (
+                    request.asgi_scope.get("scheme") in _SECURE_SCHEMES
+                ):
+                    response._add_raw(((_HSTS_RAW, self._raw_hsts),))
+                return
         # Straight into the Headers dict: the names are lower-cased and the
         # values were checked once, at construction.
         d = response.headers._data()
@@ -182,25 +193,26 @@ class SecurityHeaders:
 
     after_error_request = after_request
 
-    def _add_raw(self, request: Request, response: Response) -> bool:
-        """Add the encoded headers to a response with no ``Headers`` yet (False: cannot)."""
+    def _replace_stand_in(
+        self, request: Request, extra: list[tuple[bytes, bytes]]
+    ) -> tuple[tuple[bytes, bytes], ...] | None:
+        """Swap CSPNonce's stand-in policy in ``extra`` for ours; the pairs left to add.
+
+        Of the pairs other junco middleware add, only CSPNonce's stand-in
+        policy can be one of ours, and it leaves a note on the request.
+        Returns None when one of ours was set by someone else: the general
+        path decides then.
+        """
         pairs = self._raw
-        extra = response._extra
-        # Of the pairs other junco middleware add, only CSPNonce's stand-in
-        # policy can be one of ours, and it leaves a note on the request.
-        if extra is not None and CSP_FALLBACK.is_set(request):
-            names = self._raw_names
-            for i, (name, value) in enumerate(extra):
-                if name in names:
-                    merged = self._merge_stand_in(request, name, value)
-                    if merged is None:
-                        return False  # set by someone else: the general path decides
-                    extra[i] = (name, merged)
-                    pairs = self._raw_no_csp
-        response._add_raw(pairs)
-        if self._raw_hsts is not None and request.asgi_scope.get("scheme") in _SECURE_SCHEMES:
-            response._add_raw(((_HSTS_RAW, self._raw_hsts),))
-        return True
+        names = self._raw_names
+        for i, (name, value) in enumerate(extra):
+            if name in names:
+                merged = self._merge_stand_in(request, name, value)
+                if merged is None:
+                    return None
+                extra[i] = (name, merged)
+                pairs = self._raw_no_csp
+        return pairs
 
     def _merge_stand_in(self, request: Request, name: bytes, value: bytes) -> bytes | None:
         """Our policy with the nonce merged, if ``value`` is ``CSPNonce``'s stand-in."""

@@ -475,9 +475,15 @@ class Session:
 
     # -- committing --------------------------------------------------------------------
 
-    def _plan(self, request: Request, response: Response) -> SessionData | None:
-        """The session to write at the end of ``request``, or None; adds ``Vary``."""
-        s = _attached(request)
+    def _plan(
+        self, request: Request, response: Response, s: SessionData | None = None
+    ) -> SessionData | None:
+        """The session to write at the end of ``request``, or None; adds ``Vary``.
+
+        ``s``: the request's session, when the caller has already looked it up.
+        """
+        if s is None:
+            s = _attached(request)
         if s is None or s._done:
             return None
         s._done = True
@@ -493,8 +499,10 @@ class Session:
             response._add_vary("Cookie")
         return s if write else None
 
-    def _commit_cookie(self, request: Request, response: Response) -> None:
-        s = self._plan(request, response)
+    def _commit_cookie(
+        self, request: Request, response: Response, s: SessionData | None = None
+    ) -> None:
+        s = self._plan(request, response, s)
         if s is None:
             return
         data = s._data or {}
@@ -596,8 +604,11 @@ class _CookieHooks:
 
     def after_request(self, request: Request, response: Response) -> None:
         s = SESSION.get(request)
-        if type(s) is SessionData and s._data is None and self.ext.sliding is not True:
-            s._done = True  # never looked at: nothing to write, nothing to vary on
+        if type(s) is SessionData:
+            if s._data is None and self.ext.sliding is not True:
+                s._done = True  # never looked at: nothing to write, nothing to vary on
+                return
+            self.ext._commit_cookie(request, response, s)
             return
         self.ext._commit_cookie(request, response)
 
