@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from ..exceptions import ConfigurationError, HTTPException
 from ..origins import normalize_origin, request_origin
+from ..phases import Phase
 from ..request import Slot
 from ..response import Response
 
@@ -77,6 +78,9 @@ class CORS:
         ConfigurationError: an origin or header name is malformed, ``null`` is
             listed, or ``"*"`` is combined with ``allow_credentials``.
     """
+
+    #: Preflights are answered before any session is loaded (no cookies come with them).
+    phase = Phase.GUARD
 
     def __init__(
         self,

@@ -39,6 +39,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
+from ..phases import Phase
 from ..request import Slot
 
 if TYPE_CHECKING:
@@ -79,6 +80,9 @@ class ProxyHeaders:
         ValueError: an entry of ``trusted`` is not an address or network, or
             ``headers`` is unknown.
     """
+
+    #: Rewrites the scope before every hook that reads the client, scheme or host.
+    phase = Phase.TRANSPORT
 
     def __init__(
         self,
