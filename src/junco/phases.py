@@ -54,13 +54,15 @@ class Phase(IntEnum):
     - ``HOST``: the first refusal, "is this request for us at all"
       (``AllowedHosts``); after ``TRANSPORT``, which may have taken the host
       from the proxy.
-    - ``GUARD``: cheap refusals and answers before any state is loaded (rate
-      limits, CORS preflights) and the static response headers
-      (``SecurityHeaders``, whose policy is then complete when ``CSPNonce``
-      merges its nonce).
+    - ``GUARD``: cheap refusals before any state is loaded (``RateLimit``)
+      and the static response headers (``SecurityHeaders``, whose policy is
+      then complete when ``CSPNonce`` merges its nonce).
     - ``SESSION``: loads the session before anything reads it, commits it
       after everything that writes it (``Session``).
-    - ``AUTH``: checks that need the session (``CSRF`` tokens, logins).
+    - ``AUTH``: who may do what: ``CSRF`` (its tokens live in the session)
+      and ``CORS`` (preflights carry no cookies, so loading the session
+      first costs them nothing; its after-hook runs before the session's
+      commit and can still add its headers as encoded pairs).
     - ``APP``: the app's own hooks and any component that declares no phase.
     """
 

@@ -79,8 +79,10 @@ class CORS:
             listed, or ``"*"`` is combined with ``allow_credentials``.
     """
 
-    #: Preflights are answered before any session is loaded (no cookies come with them).
-    phase = Phase.GUARD
+    #: Cross-origin policy, with CSRF. (Preflights carry no cookies, so the session
+    #: phase before it costs them nothing.) Its after-hook runs before the session
+    #: commits: its headers still go in as encoded pairs, the cheap way.
+    phase = Phase.AUTH
 
     def __init__(
         self,

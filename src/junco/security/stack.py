@@ -11,10 +11,10 @@ order, gives the same stack:
   ``trusted_proxies`` is given), ``RequestID``, ``CSPNonce`` (merged last,
   into the finished policy).
 - ``HOST``: ``AllowedHosts`` refuses foreign Host headers before any work.
-- ``GUARD``: ``RateLimit``, ``SecurityHeaders``, ``CORS``: cheap refusals and
+- ``GUARD``: ``RateLimit`` and ``SecurityHeaders``: cheap refusals and
   static headers before the session is loaded.
-- ``SESSION``: ``Session``; then ``AUTH``: ``CSRF`` (its tokens live in the
-  session; it trusts the CORS origins).
+- ``SESSION``: ``Session``; then ``AUTH``: ``CORS`` and ``CSRF`` (its tokens
+  live in the session; it trusts the CORS origins).
 """
 
 from __future__ import annotations
