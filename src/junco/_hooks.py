@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .calling import is_async_callable
-from .phases import check_requirements, hook_phase
+from .phases import Phase, PhaseTable, check_requirements, hook_phase, position
 
 if TYPE_CHECKING:
     from .app import Junco
@@ -43,14 +43,29 @@ class HookList(list[Callable[..., Any]]):
     """One of an app's hook lists: a plain list that tells its app when it changes.
 
     Microdot code appends to ``app.before_request_handlers`` directly; that
-    must work after the first request as well as before.
+    must work after the first request as well as before. The list also knows
+    the phase of each hook ``add_middleware`` placed in it (the rest are
+    ``Phase.APP``). It is kept here rather than on the app: one more app
+    attribute would take the app's ``__dict__`` past the 30 keys CPython
+    shares between instances, and every attribute read of the plain path
+    would slow down.
     """
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_owner", "_phases")
 
     def __init__(self, owner: _Owner, items: Iterable[Callable[..., Any]] = ()) -> None:
         super().__init__(items)
         self._owner = owner
+        self._phases: PhaseTable = {}
+
+    def place(self, fn: Callable[..., Any], phase: Phase) -> None:
+        """Insert ``fn`` at the end of ``phase``: after every hook of its phase or earlier."""
+        self._phases[id(fn)] = (fn, phase)
+        self.insert(position(self, self._phases, phase), fn)
+
+    def phase_of(self, fn: Callable[..., Any]) -> Phase:
+        """The phase ``fn`` was placed in (``Phase.APP`` for a hook added any other way)."""
+        return hook_phase(self._phases, fn)
 
 
 class HandlerDict(dict[Any, Callable[..., Any]]):
@@ -85,7 +100,11 @@ class Tracked(Generic[C]):
         return obj.__dict__[self.slot]  # type: ignore[no-any-return]
 
     def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__[self.slot] = self.factory(obj, value)
+        new = self.factory(obj, value)
+        old = obj.__dict__.get(self.slot)
+        if isinstance(new, HookList) and isinstance(old, HookList):
+            new._phases = old._phases  # hooks kept from the old list keep their phase
+        obj.__dict__[self.slot] = new
         obj._changed()
 
 
@@ -138,9 +157,9 @@ def _effective(app: Junco) -> tuple[list[Junco], ErrorHandlers]:
     return apps, errors
 
 
-def _ordered(apps: list[Junco], hooks: Callable[[Junco], list[Callable[..., Any]]]) -> list[Hook]:
+def _ordered(apps: list[Junco], hooks: Callable[[Junco], HookList]) -> list[Hook]:
     """The hooks of ``apps`` in phase order; within a phase, outer apps and earlier hooks first."""
-    found = [(fn, hook_phase(app._phases, fn)) for app in apps for fn in hooks(app)]
+    found = [(fn, hook_list.phase_of(fn)) for hook_list in map(hooks, apps) for fn in hook_list]
     found.sort(key=lambda entry: entry[1])  # stable: registration order within a phase
     return [(fn, is_async_callable(fn)) for fn, _ in found]
 

@@ -119,7 +119,6 @@ class Junco:
         self.after_request_handlers = []
         self.after_error_request_handlers = []
         self.error_handlers = {}
-        self._phases: phases.PhaseTable = {}  # the phase of each hook add_middleware placed
         self.startup_handlers: list[Callable[..., Any]] = []
         self.shutdown_handlers: list[Callable[..., Any]] = []
         if lifespan_startup is not None:
@@ -380,8 +379,7 @@ class Junco:
         ):
             fn = getattr(middleware, name, None)
             if fn is not None:
-                self._phases[id(fn)] = (fn, phase)
-                registry.insert(phases.position(registry, self._phases, phase), fn)
+                registry.place(fn, phase)
         return middleware
 
     # -- mounting ----------------------------------------------------------------------

@@ -75,7 +75,7 @@ class Phase(IntEnum):
     APP = 700
 
 
-#: The registry an app keeps of its hooks' phases: ``id(fn) -> (fn, phase)``.
+#: What each of an app's hook lists keeps of its hooks' phases: ``id(fn) -> (fn, phase)``.
 #: (The function is kept so the id cannot be reused while the entry exists.)
 PhaseTable = dict[int, tuple[Callable[..., Any], Phase]]
 
