@@ -47,6 +47,7 @@ MODULES: tuple[str, ...] = (
     "junco.sse",
     "junco.testing",
     "junco.paths",
+    "junco.phases",
     "junco.errors",
     "junco.urls",
     "junco.flash",
