@@ -367,3 +367,27 @@ def test_a_phase_must_be_a_phase() -> None:
 
     with pytest.raises(ConfigurationError, match=r"Odd\.phase must be a junco\.phases\.Phase"):
         Junco().add_middleware(Odd())
+
+
+def test_app_check_reports_a_missing_requirement() -> None:
+    app = Junco()
+    CSRF(app, tokens=True)
+    (finding,) = [f for f in app.check() if f.code == "J015"]
+    assert finding.severity == "error"
+    assert "CSRF(tokens=True) needs Session" in finding.message
+    Session(app, secret_key=SECRET)
+    assert "J015" not in [f.code for f in app.check()]
+
+
+def test_a_requires_that_is_not_a_declaration_is_ignored() -> None:
+    from junco.security.login import Login
+
+    app = Junco()
+    Session(app, secret_key=SECRET)
+    Login().init_app(app)  # Login.requires is its permissions decorator, not a declaration
+
+    @app.get("/")
+    async def index(request: Request) -> str:
+        return "ok"
+
+    assert TestClient(app).sync.get("/").text == "ok"

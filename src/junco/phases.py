@@ -121,13 +121,25 @@ def check_requirements(apps: Iterable[Junco]) -> None:
     for app in apps:
         installed += [*app.extensions.values(), *app.middleware]
     for component in installed:
-        for kind in getattr(component, "requires", ()):
+        for kind in requirements(component):
             if not any(isinstance(other, kind) for other in installed):
                 name = kind.__name__
                 raise ConfigurationError(
                     f"{_label(component)} needs {name}, and none is installed on this app: "
                     f"add {name}(app, ...) (in any order: phases order the hooks)"
                 )
+
+
+def requirements(component: Any) -> tuple[type, ...]:
+    """The component types ``component`` declares it ``requires`` (a tuple of classes).
+
+    Anything else under that name is not a declaration (``Login.requires`` is
+    a decorator for permissions) and counts as none.
+    """
+    declared = getattr(component, "requires", ())
+    if isinstance(declared, tuple) and all(isinstance(kind, type) for kind in declared):
+        return declared
+    return ()
 
 
 def _label(component: Any) -> str:
