@@ -61,7 +61,7 @@ from ..paths import normalize_path
 from ..phases import Phase
 from ..request import Slot, current_request
 from .cors import CORS
-from .sessions import SESSION, Session
+from .sessions import SESSION, Session, get_session
 
 if TYPE_CHECKING:
     from ..app import Junco
@@ -308,7 +308,7 @@ class CSRF:
     def generate_token(self, request: Request | None = None) -> str:
         """A fresh masked token for the session of ``request`` (the current one if None)."""
         request = request or current_request()
-        session = _session_of(request)
+        session = get_session(request)
         self._rotate_if_regenerated(request, session)
         secret = _secret(session)
         if secret is None:
@@ -334,7 +334,7 @@ class CSRF:
         if not self.tokens:
             return
         request = request or current_request()
-        session = _session_of(request)
+        session = get_session(request)
         session.pop(SESSION_KEY, None)
         _ROTATED.set(request, True)
 
@@ -386,7 +386,7 @@ class _Hooks:
         if csrf.is_protected(request):
             reason = csrf.check_origin(request)
             if reason is None and csrf.tokens:
-                reason = csrf.check_token(request, _session_of(request))
+                reason = csrf.check_token(request, get_session(request))
             if reason is not None:
                 raise csrf.refuse(request, reason)
 
@@ -448,12 +448,6 @@ def _current_csrf() -> CSRF:
         if isinstance(found, CSRF) and found.tokens:
             return found
     raise RuntimeError("no CSRF(app, tokens=True) is installed on this app")
-
-
-def _session_of(request: Request) -> SessionData:
-    from .sessions import get_session
-
-    return get_session(request)
 
 
 def _regenerated(session: Any) -> bool:
