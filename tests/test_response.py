@@ -758,9 +758,8 @@ def test_a_content_type_alone_is_sent_once_and_checked() -> None:
 
 
 def test_encoded_pairs_are_seen_and_overridden_by_later_hooks() -> None:
-    from junco.security import RequestID, SecurityHeaders
-
     from junco.phases import Phase
+    from junco.security import RequestID, SecurityHeaders
 
     app = Junco()
     seen: dict[str, Any] = {}
