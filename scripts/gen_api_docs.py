@@ -48,6 +48,7 @@ MODULES: tuple[str, ...] = (
     "junco.testing",
     "junco.server",
     "junco.paths",
+    "junco.phases",
     "junco.errors",
     "junco.urls",
     "junco.flash",

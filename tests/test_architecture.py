@@ -28,6 +28,7 @@ CORE = (
     "junco.app",
     "junco._dispatch",
     "junco._hooks",
+    "junco.phases",
     "junco.routing",
     "junco.request",
     "junco.response",

@@ -421,6 +421,21 @@ def test_native_and_asgi_middleware() -> None:
         assert "Server-Timing" not in missing.headers
 
 
+@covers("hooks_and_middleware_4")
+def test_phases_and_requirements(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUNCO_SECRET_KEY", "s" * 43)
+    with example("hooks_and_middleware_4") as client:
+        assert client.get("/").text == "hello from public"
+        assert client.post("/tenant/acme").text == "acme"
+        assert client.get("/").text == "hello from acme"
+    module = load("hooks_and_middleware_4")
+    lonely = Junco()
+    lonely.add_middleware(module.Tenant())
+    failed = r"Tenant needs Session.*add Session\(app, \.\.\.\)"
+    with pytest.raises(RuntimeError, match=failed), client_for(lonely):
+        pass
+
+
 def test_add_middleware_refuses_objects_without_hooks() -> None:
     app = Junco()
     with pytest.raises(TypeError, match="pass an ASGI middleware as a class"):

@@ -758,17 +758,21 @@ def test_a_content_type_alone_is_sent_once_and_checked() -> None:
 
 
 def test_encoded_pairs_are_seen_and_overridden_by_later_hooks() -> None:
+    from junco.phases import Phase
     from junco.security import RequestID, SecurityHeaders
 
     app = Junco()
     seen: dict[str, Any] = {}
 
-    @app.after_request  # registered first: runs last
-    def last(request: Request, response: Response) -> None:
-        seen["frame"] = response.headers.get("X-Frame-Options")
-        seen["id"] = response.headers.get("X-Request-ID")
-        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    class Last:
+        phase = Phase.OBSERVE  # the outermost phase: its after-hook runs last
 
+        def after_request(self, request: Request, response: Response) -> None:
+            seen["frame"] = response.headers.get("X-Frame-Options")
+            seen["id"] = response.headers.get("X-Request-ID")
+            response.headers["X-Frame-Options"] = "SAMEORIGIN"
+
+    app.add_middleware(Last())
     SecurityHeaders(app)
     RequestID(app)
 

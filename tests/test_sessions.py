@@ -20,6 +20,7 @@ import pytest
 
 from junco import Junco, Request, Response, abort
 from junco.exceptions import ConfigurationError
+from junco.phases import Phase
 from junco.security.sessions import (
     MAX_COOKIE_BYTES,
     Session,
@@ -638,11 +639,14 @@ def test_another_extension_can_load_the_session_first() -> None:
     app = Junco()
     ext = Session(secret_key=KEY, store=MemoryStore())
 
-    @app.before_request
-    async def early(request: Request) -> None:
-        s = await ext.load(request)  # registered before the session's own hook
-        request.g.user = s.get("user")
+    class Early:
+        phase = Phase.GUARD  # runs before the session's own hook (SESSION)
 
+        async def before_request(self, request: Request) -> None:
+            s = await ext.load(request)
+            request.g.user = s.get("user")
+
+    app.add_middleware(Early())
     ext.init_app(app)
 
     @app.post("/login")
@@ -665,15 +669,18 @@ def test_a_server_side_session_used_before_loading_is_an_error() -> None:
     ext = Session(secret_key=KEY, store=MemoryStore())
     seen: list[str] = []
 
-    @app.before_request
-    def too_early(request: Request) -> None:
-        with pytest.raises(RuntimeError, match="no session here"):
-            get_session(request)
-        request.__dict__["session"] = SessionData(ext, request)
-        with pytest.raises(RuntimeError, match="before it was loaded") as info:
-            get_session(request).get("user")
-        seen.append(str(info.value))
+    class TooEarly:
+        phase = Phase.GUARD  # before the session's own hook, and not loading it
 
+        def before_request(self, request: Request) -> None:
+            with pytest.raises(RuntimeError, match="no session here"):
+                get_session(request)
+            request.__dict__["session"] = SessionData(ext, request)
+            with pytest.raises(RuntimeError, match="before it was loaded") as info:
+                get_session(request).get("user")
+            seen.append(str(info.value))
+
+    app.add_middleware(TooEarly())
     ext.init_app(app)
 
     @app.get("/")

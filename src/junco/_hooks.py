@@ -3,8 +3,11 @@
 An app's *effective* hooks are its own followed by those of every sub-app it
 mounted with ``local=False`` (recursively, in mount order). A request whose route
 sits in a chain of mounts gets the root's effective hooks, then the effective
-hooks of each ``local=True`` mount along the chain: outer apps first. After-hooks
-run in the reverse order (the innermost first), like nested middleware.
+hooks of each ``local=True`` mount along the chain: outer apps first. Then the
+phases (:mod:`junco.phases`) order them all: a stable sort by phase, so a
+``ProxyHeaders`` on a mounted app still runs before the parent's own hooks.
+After-hooks run in the reverse order (the innermost first), like nested
+middleware. Building a plan also checks what components ``require``.
 
 Plans are cached per app and chain. Each app keeps its own version: any change
 to it (a hook appended through a decorator or straight to one of Microdot's
@@ -21,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .calling import is_async_callable
+from .phases import Phase, PhaseTable, check_requirements, hook_phase, position
 
 if TYPE_CHECKING:
     from .app import Junco
@@ -39,14 +43,29 @@ class HookList(list[Callable[..., Any]]):
     """One of an app's hook lists: a plain list that tells its app when it changes.
 
     Microdot code appends to ``app.before_request_handlers`` directly; that
-    must work after the first request as well as before.
+    must work after the first request as well as before. The list also knows
+    the phase of each hook ``add_middleware`` placed in it (the rest are
+    ``Phase.APP``). It is kept here rather than on the app: one more app
+    attribute would take the app's ``__dict__`` past the 30 keys CPython
+    shares between instances, and every attribute read of the plain path
+    would slow down.
     """
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_owner", "_phases")
 
     def __init__(self, owner: _Owner, items: Iterable[Callable[..., Any]] = ()) -> None:
         super().__init__(items)
         self._owner = owner
+        self._phases: PhaseTable = {}
+
+    def place(self, fn: Callable[..., Any], phase: Phase) -> None:
+        """Insert ``fn`` at the end of ``phase``: after every hook of its phase or earlier."""
+        self._phases[id(fn)] = (fn, phase)
+        self.insert(position(self, self._phases, phase), fn)
+
+    def phase_of(self, fn: Callable[..., Any]) -> Phase:
+        """The phase ``fn`` was placed in (``Phase.APP`` for a hook added any other way)."""
+        return hook_phase(self._phases, fn)
 
 
 class HandlerDict(dict[Any, Callable[..., Any]]):
@@ -81,7 +100,11 @@ class Tracked(Generic[C]):
         return obj.__dict__[self.slot]  # type: ignore[no-any-return]
 
     def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__[self.slot] = self.factory(obj, value)
+        new = self.factory(obj, value)
+        old = obj.__dict__.get(self.slot)
+        if isinstance(new, HookList) and isinstance(old, HookList):
+            new._phases = old._phases  # hooks kept from the old list keep their phase
+        obj.__dict__[self.slot] = new
         obj._changed()
 
 
@@ -123,37 +146,45 @@ class Plan:
     unhandled: frozenset[int] = frozenset()
 
 
-def _tagged(hooks: Iterable[Callable[..., Any]]) -> list[Hook]:
-    return [(f, is_async_callable(f)) for f in hooks]
-
-
-def _effective(app: Junco) -> tuple[list[Hook], list[Hook], list[Hook], ErrorHandlers]:
-    before = _tagged(app.before_request_handlers)
-    after = _tagged(app.after_request_handlers)
-    after_error = _tagged(app.after_error_request_handlers)
+def _effective(app: Junco) -> tuple[list[Junco], ErrorHandlers]:
+    """The app and its ``local=False`` mounts (recursively, in mount order), and their
+    error handlers (the app's own win)."""
+    apps = [app]
     errors: ErrorHandlers = {}
     for mount in app.router.mounts:
         if mount.native and not mount.local:
-            b, a, ae, e = _effective(mount.app)
-            before += b
-            after += a
-            after_error += ae
+            sub_apps, e = _effective(mount.app)
+            apps += sub_apps
             errors.update(e)
     errors.update(app.error_handlers)
-    return before, after, after_error, errors
+    return apps, errors
+
+
+def _ordered(apps: list[Junco], hooks: Callable[[Junco], HookList]) -> list[Hook]:
+    """The hooks of ``apps`` in phase order; within a phase, outer apps and earlier hooks first."""
+    found = [(fn, hook_list.phase_of(fn)) for hook_list in map(hooks, apps) for fn in hook_list]
+    found.sort(key=lambda entry: entry[1])  # stable: registration order within a phase
+    return [(fn, is_async_callable(fn)) for fn, _ in found]
 
 
 def build_plan(root: Junco, chain: tuple[Mount, ...]) -> Plan:
-    before, after, after_error, errors = _effective(root)
+    """The hooks and error handlers of a route reached from ``root`` through ``chain``.
+
+    Raises:
+        ConfigurationError: a component's ``requires`` is installed on none of
+            the apps whose hooks the plan runs (see :mod:`junco.phases`).
+    """
+    apps, errors = _effective(root)
     error_chain = [errors]
     for mount in chain:
         if mount.local:
-            b, a, ae, e = _effective(mount.app)
-            before += b
-            after += a
-            after_error += ae
+            local_apps, e = _effective(mount.app)
+            apps += local_apps
             error_chain.append(e)
-    run_after = tuple(reversed(after))
+    check_requirements(apps)
+    before = _ordered(apps, lambda app: app.before_request_handlers)
+    run_after = tuple(reversed(_ordered(apps, lambda app: app.after_request_handlers)))
+    after_error = _ordered(apps, lambda app: app.after_error_request_handlers)
     plan = Plan(
         tuple(before),
         run_after,
@@ -166,6 +197,25 @@ def build_plan(root: Junco, chain: tuple[Mount, ...]) -> Plan:
 
     unhandled = (s for s in (404, 405) if find_error_handler(plan, HTTPException(s), s) is None)
     return replace(plan, unhandled=frozenset(unhandled))
+
+
+def build_all(app: Junco) -> None:
+    """Build (and cache) the plan of every route ``app`` can reach: at start-up, so a
+    missing requirement fails the start rather than the first request.
+
+    Raises:
+        ConfigurationError: see :func:`build_plan`.
+    """
+    app.root_plan()
+
+    def walk(sub: Junco, chain: tuple[Mount, ...], seen: frozenset[int]) -> None:
+        for mount in sub.router.mounts:
+            if mount.native and id(mount.app) not in seen:
+                inner = (*chain, mount)
+                app.plan_for(inner)
+                walk(mount.app, inner, seen | {id(mount.app)})
+
+    walk(app, (), frozenset((id(app),)))
 
 
 def _all_sync(hooks: list[Hook] | tuple[Hook, ...]) -> tuple[Callable[..., Any], ...] | None:

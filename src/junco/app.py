@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
 
-from . import _hooks
+from . import _hooks, phases
 from ._dispatch import handle_http
 from ._foreign import serve_foreign
 from .calling import call_endpoint, is_async_callable
@@ -334,9 +334,20 @@ class Junco:
         """Add native middleware (an object) or wrap the app in ASGI middleware (a class).
 
         An object with any of ``before_request``, ``after_request`` and
-        ``after_error_request`` joins the hook chain. A class is treated as
-        ASGI middleware and instantiated as ``cls(app, **options)`` around the
-        whole application (the last added is the outermost).
+        ``after_error_request`` joins the hook chain in the phase it declares
+        (its ``phase`` attribute, a :class:`~junco.phases.Phase`; ``Phase.APP``
+        without one): each hook goes at the end of its phase in the hook
+        lists, so components run in phase order whatever order they were
+        added in, and after-hooks unwind in reverse. What it ``requires`` is
+        checked when the first plan is built (see :mod:`junco.phases`).
+
+        A class is treated as ASGI middleware and instantiated as
+        ``cls(app, **options)`` around the whole application (the last added
+        is the outermost).
+
+        Raises:
+            ConfigurationError: an object without hooks, a ``phase`` that is
+                not a ``Phase``, or options with an object.
         """
         if inspect.isclass(middleware):
             factory: Any = middleware
@@ -351,6 +362,8 @@ class Junco:
                 f"{middleware!r} has none of {', '.join(_MIDDLEWARE_HOOKS)}; pass an ASGI "
                 "middleware as a class"
             )
+        phase = phases.phase_of(middleware)
+        self.middleware.append(middleware)
         for name, registry in zip(
             _MIDDLEWARE_HOOKS,
             (
@@ -362,8 +375,7 @@ class Junco:
         ):
             fn = getattr(middleware, name, None)
             if fn is not None:
-                registry.append(fn)
-        self.middleware.append(middleware)
+                registry.place(fn, phase)
         return middleware
 
     # -- mounting ----------------------------------------------------------------------

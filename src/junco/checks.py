@@ -177,6 +177,17 @@ def _login(parts: list[Any]) -> Iterator[Finding]:
             yield Finding("J011", "error", "Login needs a Session", "add Session(app, ...)")
 
 
+def _requirements(app: Junco) -> Iterator[Finding]:
+    """A component missing what it ``requires`` (the check the app's start makes)."""
+    from ._hooks import build_all
+    from .exceptions import ConfigurationError
+
+    try:
+        build_all(app)
+    except ConfigurationError as exc:
+        yield Finding("J015", "error", str(exc), "the app would not start: add what is named")
+
+
 def _foreign(app: Junco, parts: list[Any]) -> Iterator[Finding]:
     """Foreign ASGI apps get the hooks and response headers, never the body handling."""
     prefixes = sorted(prefix for prefix, mount in _mounts(app, "") if not mount.native)
@@ -250,6 +261,7 @@ def check_app(app: Junco, workers: int | None = None) -> list[Finding]:
         *_login(parts),
         *_workers(app, workers or workers_from_environment()),
         *_foreign(app, parts),
+        *_requirements(app),
     ]
     for part in parts:
         extra = getattr(part, "check", None)

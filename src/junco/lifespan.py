@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._hooks import build_all
 from .calling import call_callback
 from .exceptions import StoreUnavailable
 
@@ -40,6 +41,7 @@ async def run_handler(handler: Callable[..., Any], scope: Scope) -> None:
 
 
 async def startup(app: Junco, scope: Scope) -> None:
+    build_all(app)  # a component missing what it requires fails the start
     for a in _apps(app):
         for handler in list(a.startup_handlers):
             await run_handler(handler, scope)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from junco import HTTPException, Junco, Request, Response, abort
+from junco.phases import Phase
 from junco.security.proxy import ProxyHeaders
 from junco.security.security_headers import DEFAULT_CSP, SecurityHeaders
 from junco.testing import TestClient, TestResponse
@@ -264,10 +265,13 @@ def test_headers_from_an_exception_are_kept() -> None:
 def test_every_response_gets_its_own_header_lists() -> None:
     app = Junco()
 
-    @app.after_request  # registered first, so it runs after SecurityHeaders
-    async def add_more(request: Request, response: Response) -> None:
-        response.headers.add("X-Frame-Options", "SAMEORIGIN")
+    class AddMore:
+        phase = Phase.TRANSPORT  # outside SecurityHeaders (GUARD): its after-hook runs later
 
+        def after_request(self, request: Request, response: Response) -> None:
+            response.headers.add("X-Frame-Options", "SAMEORIGIN")
+
+    app.add_middleware(AddMore())
     SecurityHeaders(app)
 
     @app.get("/")

@@ -16,8 +16,8 @@ Entries, compared case-insensitively and ignoring one trailing dot:
 A missing, malformed or unknown ``Host`` is answered with ``400`` and a body
 that does not repeat it. Behind a reverse proxy the host checked is the one
 :class:`~junco.security.ProxyHeaders` took from it (with
-``forwarded_host=True``); the check applies the app's ``ProxyHeaders`` first
-if its hook has not run yet.
+``forwarded_host=True``): its phase, ``HOST``, comes after ``TRANSPORT``, where
+``ProxyHeaders`` runs, whatever order the two were added in.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..datastructures import single_header
 from ..exceptions import ConfigurationError, HTTPException
 from ..origins import host_from_text, split_host
-from .proxy import apply_proxy_headers
+from ..phases import Phase
 
 if TYPE_CHECKING:
     from ..request import Request
@@ -47,6 +47,9 @@ class AllowedHosts:
     Raises:
         ValueError: no hosts, or an entry that is not a host name or address.
     """
+
+    #: The first refusal; after TRANSPORT, so the host checked is the proxy's.
+    phase = Phase.HOST
 
     def __init__(self, app: Any = None, hosts: Iterable[str] | None = None) -> None:
         if app is not None and not hasattr(app, "add_middleware"):
@@ -89,7 +92,6 @@ class AllowedHosts:
 
     def before_request(self, request: Request) -> None:
         """Raise ``HTTPException(400)`` unless the request's host is allowed."""
-        apply_proxy_headers(request)
         raw = request._raw_host  # seen by the dispatcher's header scan
         if raw is None:
             raw = single_header(request.asgi_scope, b"host")

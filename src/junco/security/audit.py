@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..calling import is_async_callable
 from ..exceptions import ConfigurationError, HTTPException
+from ..phases import Phase
 from ..request import REQUEST_ID, Slot
 from .proxy import client_ip
 from .sessions import SESSION, SESSION_USER_ID
@@ -144,6 +145,10 @@ class Audit:
         ValueError: an unknown level, a non-positive timeout or max_pending,
             or a negative ``keep``.
     """
+
+    #: Its before-hook runs first (the duration covers everything) and its after-hook
+    #: last (the record shows the final response, refusals by any component included).
+    phase = Phase.OBSERVE
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from ..datastructures import single_header
 from ..exceptions import ConfigurationError, HTTPException
 from ..origins import normalize_origin, request_origin
+from ..phases import Phase
 from ..request import Slot
 from ..response import Response
 
@@ -79,6 +80,11 @@ class CORS:
         ConfigurationError: an origin or header name is malformed, ``null`` is
             listed, or ``"*"`` is combined with ``allow_credentials``.
     """
+
+    #: Cross-origin policy, with CSRF. (Preflights carry no cookies, so the session
+    #: phase before it costs them nothing.) Its after-hook runs before the session
+    #: commits: its headers still go in as encoded pairs, the cheap way.
+    phase = Phase.AUTH
 
     def __init__(
         self,

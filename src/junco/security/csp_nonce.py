@@ -24,11 +24,11 @@ the response, whichever middleware set it, and never weakens it:
 - no ``script-src``: one is added with ``default-src``'s sources (or
   ``'self'`` when there is no ``default-src`` either) plus the nonce.
 
-When :class:`CSPNonce` runs before :class:`SecurityHeaders` has set the policy
-(it was registered after it: after-hooks run in reverse order), it sets a
-stand-in ``script-src 'self' 'nonce-…'`` and leaves a note on the request;
-``SecurityHeaders`` then swaps in its full policy with the nonce merged. So
-the order of registration does not matter.
+The order of registration does not matter: :class:`CSPNonce` is in the
+``TRANSPORT`` phase (:mod:`junco.phases`), so its after-hook runs after those
+of ``SecurityHeaders`` (``GUARD``) and of the app (``HTMLInject``, handlers'
+hooks): the policy is complete, and every nonce drawn, when it merges. A
+response with no policy at all gets ``script-src 'self' 'nonce-…'``.
 """
 
 from __future__ import annotations
@@ -38,14 +38,13 @@ from typing import TYPE_CHECKING, Any
 
 from .._random import random_token
 from ..exceptions import ConfigurationError
-from ..request import CSP_NONCE, Slot, current_request
+from ..phases import Phase
+from ..request import CSP_NONCE, current_request
 
 if TYPE_CHECKING:
     from ..request import Request
     from ..response import Response
 
-#: The stand-in policy CSPNonce set, for SecurityHeaders: ``(value, nonce, directives)``.
-CSP_FALLBACK: Slot[tuple[str, str, tuple[str, ...]]] = Slot("_junco_csp_fallback")
 _PLACEHOLDER = "\x00"  # never in a header value: safe to substitute
 _CSP = "content-security-policy"
 _CSP_REPORT_ONLY = "content-security-policy-report-only"
@@ -127,6 +126,10 @@ class CSPNonce:
         ValueError: an unknown directive.
     """
 
+    #: Its after-hook runs after those of every later phase: SecurityHeaders (GUARD) has
+    #: set the policy, and app hooks (HTMLInject) have drawn any nonce, before it merges.
+    phase = Phase.TRANSPORT
+
     def __init__(self, app: Any = None, *, directive: str = "script-src", style: bool = False):
         directive = directive.strip().lower()
         if directive not in _DIRECTIVES:
@@ -157,9 +160,7 @@ class CSPNonce:
         d = response.headers._data()
         current = d.get(_CSP)
         if current is None:
-            value = merge_nonce("", nonce, self.directives)
-            d[_CSP] = [value]
-            CSP_FALLBACK.set(request, (value, nonce, self.directives))
+            d[_CSP] = [merge_nonce("", nonce, self.directives)]
         else:
             d[_CSP] = self._merged(current, nonce)
         report_only = d.get(_CSP_REPORT_ONLY)
@@ -183,7 +184,6 @@ class CSPNonce:
         if at < 0:
             value = merge_nonce("", nonce, self.directives)
             response._add_raw(((_CSP_RAW, value.encode("latin-1")),))
-            CSP_FALLBACK.set(request, (value, nonce, self.directives))
             return True
         assert extra is not None
         policy = extra[at][1]

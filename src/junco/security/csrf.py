@@ -60,17 +60,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..exceptions import ConfigurationError, HTTPException
 from ..origins import normalize_origin, own_origin, request_origin
 from ..paths import normalize_path
+from ..phases import Phase
 from ..request import Slot, current_request
 from .cors import CORS
-from .proxy import apply_proxy_headers
-from .sessions import SESSION
+from .sessions import SESSION, Session, get_session
 
 if TYPE_CHECKING:
     from ..app import Junco
     from ..request import Request
     from ..response import Response
     from ..routing import Route
-    from .sessions import Session, SessionData
+    from .sessions import SessionData
 
 F = TypeVar("F", bound=Callable[..., Any])
 logger = logging.getLogger("junco")
@@ -126,7 +126,7 @@ class CSRF:
             browsers without it, origins on subdomains of the request's host
             or of a trusted origin (same scheme).
         tokens: Also require a session-bound token (needs a
-            :class:`~junco.security.sessions.Session` installed first).
+            :class:`~junco.security.sessions.Session` on the app, in any order).
         trusted_origins: More origins whose cross-site requests are allowed.
         exempt_paths: Path prefixes never checked (``"/webhooks"`` covers
             ``/webhooks/x``), compared with ``request.path``, the one canonical
@@ -169,7 +169,6 @@ class CSRF:
         self._exempt: dict[int, Any] = {}  # id -> function, kept alive so ids stay unique
         self._protected: dict[int, Any] = {}
         self._app: Junco | None = None
-        self._session: Session | None = None
         if app is not None:
             self.init_app(app, cors)
 
@@ -178,26 +177,21 @@ class CSRF:
     def init_app(self, app: Junco, cors: Any = None) -> None:
         """Install the checks on ``app``.
 
-        Raises:
-            ConfigurationError: ``tokens=True`` and ``app`` has no ``Session``.
+        With ``tokens=True`` the app needs a
+        :class:`~junco.security.sessions.Session`, added before or after: the
+        phases run it first. Without one, the app's start (or, at the latest,
+        its first request) is a ``ConfigurationError`` saying to add it.
         """
         if cors is not None:
             self.cors = cors
         self._app = app
         app.extensions["csrf"] = self
         if self.tokens:
-            session = app.extensions.get("session")
-            if session is None:
-                raise ConfigurationError(
-                    "CSRF tokens live in the session: create Session(app, ...) before CSRF"
-                )
-            self._session = session
             from ..templating import add_template_global
 
             add_template_global(app, "csrf_token", self.csrf_token)
             add_template_global(app, "csrf_field", self.csrf_field)
-            hooks = _TokenHooks(self) if session.store is not None else _CookieTokenHooks(self)
-            app.add_middleware(hooks)
+            app.add_middleware(_TokenHooks(self))
         else:
             app.add_middleware(_Hooks(self))
 
@@ -275,7 +269,6 @@ class CSRF:
             return None
         if origin == "null":
             return "Origin null"
-        apply_proxy_headers(request)
         own = own_origin(request)
         if own is not None and (
             origin == own or (self.allow_subdomains and _subdomain(origin, own))
@@ -318,7 +311,7 @@ class CSRF:
     def generate_token(self, request: Request | None = None) -> str:
         """A fresh masked token for the session of ``request`` (the current one if None)."""
         request = request or current_request()
-        session = _session_of(request)
+        session = get_session(request)
         self._rotate_if_regenerated(request, session)
         secret = _secret(session)
         if secret is None:
@@ -344,7 +337,7 @@ class CSRF:
         if not self.tokens:
             return
         request = request or current_request()
-        session = _session_of(request)
+        session = get_session(request)
         session.pop(SESSION_KEY, None)
         _ROTATED.set(request, True)
 
@@ -378,9 +371,15 @@ class CSRF:
 
 
 class _Hooks:
-    """The origin check alone: synchronous, nothing read but headers."""
+    """The origin check and, with ``tokens=True``, the token: synchronous.
+
+    In the ``AUTH`` phase: after ``TRANSPORT`` (the host and scheme the origin
+    is compared with are the proxy's) and after ``SESSION`` (the session is
+    attached, and loaded from a server store, before the token is checked).
+    """
 
     __slots__ = ("csrf",)
+    phase = Phase.AUTH
 
     def __init__(self, csrf: CSRF) -> None:
         self.csrf = csrf
@@ -389,59 +388,26 @@ class _Hooks:
         csrf = self.csrf
         if csrf.is_protected(request):
             reason = csrf.check_origin(request)
+            if reason is None and csrf.tokens:
+                reason = csrf.check_token(request, get_session(request))
             if reason is not None:
                 raise csrf.refuse(request, reason)
 
 
-class _TokenHooks:
-    """The origin check, then the token; rotation follows ``session.regenerate()``."""
+class _TokenHooks(_Hooks):
+    """The same, needing a session; rotation follows ``session.regenerate()``."""
 
-    __slots__ = ("csrf",)
-
-    def __init__(self, csrf: CSRF) -> None:
-        self.csrf = csrf
-
-    async def before_request(self, request: Request) -> None:
-        if self._needs_token(request):
-            assert self.csrf._session is not None
-            self._enforce(request, await self.csrf._session.load(request))
-
-    def _needs_token(self, request: Request) -> bool:
-        """Whether the token must be checked: a protected request that passed the origin check.
-
-        Raises:
-            HTTPException: 403, the origin check refused the request.
-        """
-        csrf = self.csrf
-        if not csrf.is_protected(request):
-            return False
-        reason = csrf.check_origin(request)
-        if reason is not None:
-            raise csrf.refuse(request, reason)
-        return True
-
-    def _enforce(self, request: Request, session: SessionData) -> None:
-        reason = self.csrf.check_token(request, session)
-        if reason is not None:
-            raise self.csrf.refuse(request, reason)
+    __slots__ = ()
+    requires = (Session,)
+    label = "CSRF(tokens=True)"
 
     def after_request(self, request: Request, response: Response) -> None:
+        # In AUTH, so it runs before the session (SESSION) commits what it rotated.
         session = SESSION.get(request)
         if session is not None and _regenerated(session):
             self.csrf._rotate_if_regenerated(request, session)
 
     after_error_request = after_request
-
-
-class _CookieTokenHooks(_TokenHooks):
-    """The same for cookie sessions, which load without waiting: synchronous hooks."""
-
-    __slots__ = ()
-
-    def before_request(self, request: Request) -> None:  # type: ignore[override]
-        if self._needs_token(request):
-            assert self.csrf._session is not None
-            self._enforce(request, self.csrf._session._attach(request))
 
 
 # -- module-level helpers -------------------------------------------------------------
@@ -485,12 +451,6 @@ def _current_csrf() -> CSRF:
         if isinstance(found, CSRF) and found.tokens:
             return found
     raise RuntimeError("no CSRF(app, tokens=True) is installed on this app")
-
-
-def _session_of(request: Request) -> SessionData:
-    from .sessions import get_session
-
-    return get_session(request)
 
 
 def _regenerated(session: Any) -> bool:

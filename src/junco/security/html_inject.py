@@ -127,11 +127,9 @@ class HTMLInject:
         nonce_hook = _csp_nonce_hook(request)
         if nonce_hook is None:
             return "".join(parts)
-        nonce = csp_nonce(request)
-        # The nonce may be new: have it merged into the policy now, whichever
-        # order the hooks run in (the merge is idempotent).
-        nonce_hook.after_request(request, response)
-        return f' nonce="{nonce}"'.join(parts)
+        # The nonce may be new: CSPNonce merges it into the policy after this, its
+        # phase (TRANSPORT) being outside ours (APP), whichever was added first.
+        return f' nonce="{csp_nonce(request)}"'.join(parts)
 
 
 def _csp_nonce_hook(request: Request) -> CSPNonce | None:

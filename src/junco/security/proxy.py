@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..datastructures import LIST, HeaderNames, pick_headers
 from ..exceptions import ConfigurationError
+from ..phases import Phase
 from ..request import Slot
 
 if TYPE_CHECKING:
@@ -80,6 +81,9 @@ class ProxyHeaders:
         ValueError: an entry of ``trusted`` is not an address or network, or
             ``headers`` is unknown.
     """
+
+    #: Rewrites the scope before every hook that reads the client, scheme or host.
+    phase = Phase.TRANSPORT
 
     def __init__(
         self,

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..calling import call_callback
 from ..exceptions import ConfigurationError, HTTPException
 from ..paths import normalize_path
+from ..phases import Phase
 from ..request import Slot
 from ..stores.memory import (
     Check,
@@ -205,6 +206,9 @@ class RateLimit:
             a string ``store`` that is neither ``"memory"`` nor a Redis URL.
         TypeError: a ``store`` that is not a rate-limit store.
     """
+
+    #: Refuses before sessions are loaded; after TRANSPORT, so the client address is the proxy's.
+    phase = Phase.GUARD
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .._random import random_uuid_hex
 from ..datastructures import Headers, single_header
 from ..exceptions import ConfigurationError
+from ..phases import Phase
 from ..request import REQUEST_ID, Slot, _current
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ class RequestID:
         ValueError: ``header`` is not a valid header name.
     """
 
+    #: Before every hook that may refuse or log, so their log lines and responses carry the id.
+    phase = Phase.TRANSPORT
+
     def __init__(
         self, app: Any = None, header: str = "X-Request-ID", trust_incoming: bool = True
     ) -> None:
@@ -72,19 +76,24 @@ class RequestID:
 
     def before_request(self, request: Request) -> None:
         """Set ``request.request_id``: the incoming one if acceptable, else a new one."""
+        self._assign(request)
+
+    def _assign(self, request: Request) -> str:
         rid = None
         if self.trust_incoming:
             value = single_header(request.asgi_scope, self._raw_name)
             if value is not None and _VALID.fullmatch(value) is not None:
                 rid = value.decode("ascii")
-        REQUEST_ID.set(request, rid or random_uuid_hex())
+        return REQUEST_ID.set(request, rid or random_uuid_hex())
 
     def after_request(self, request: Request, response: Response) -> None:
         """Put the id in the response (made here if the request failed before the hooks)."""
         rid = REQUEST_ID.get(request)
         if rid is None:
-            self.before_request(request)
-            rid = REQUEST_ID.get(request, "-")
+            # Refused before our before-hook ran: by the header or path checks, which
+            # come before every hook (junco._dispatch). Junco's components of earlier
+            # phases never refuse, so this is the one way here; the id is still owed.
+            rid = self._assign(request)
         if response._headers is None:
             # Still raw pairs: add ours encoded, or replace one already there
             # (only ever there if a RequestID already wrote to this request).

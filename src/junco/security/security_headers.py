@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..datastructures import Headers
 from ..exceptions import ConfigurationError
-from .csp_nonce import CSP_FALLBACK, merge_nonce
+from ..phases import Phase
 
 if TYPE_CHECKING:
     from ..request import Request
@@ -72,6 +72,9 @@ class SecurityHeaders:
     Raises:
         ValueError: a value is not valid for its header (or contains CR/LF).
     """
+
+    #: Inside TRANSPORT: CSPNonce's after-hook finds the complete policy to merge into.
+    phase = Phase.GUARD
 
     def __init__(
         self,
@@ -139,8 +142,6 @@ class SecurityHeaders:
     def _encode(self) -> None:
         """Encode the headers once, for responses whose headers are still raw pairs."""
         raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in self._pairs]
-        self._raw_names = frozenset(n for n, _ in raw) | {_CSP_RAW, _HSTS_RAW}
-        self._raw_no_csp = tuple(raw)
         if self._csp is not None:
             raw.append((_CSP_RAW, self._csp.encode("latin-1")))
         self._raw = tuple(raw)
@@ -159,18 +160,13 @@ class SecurityHeaders:
     def after_request(self, request: Request, response: Response) -> None:
         """Add the missing headers to ``response`` (a successful one or an error)."""
         if response._headers is None:
-            # Still encoded pairs: append ours, encoded at construction.
-            extra = response._extra
-            pairs: tuple[tuple[bytes, bytes], ...] | None = self._raw
-            if extra is not None and CSP_FALLBACK.is_set(request):
-                pairs = self._replace_stand_in(request, extra)
-            if pairs is not None:
-                response._add_raw(pairs)  # (a no-op on the shared already_handled)
-                if self._raw_hsts is not None and (
-                    request.asgi_scope.get("scheme") in _SECURE_SCHEMES
-                ):
-                    response._add_raw(((_HSTS_RAW, self._raw_hsts),))
-                return
+            # Still encoded pairs: append ours, encoded at construction. The
+            # pairs added before us (CORS, sessions, request ids) are never
+            # ours: CSPNonce, the one that writes a policy, runs after this.
+            response._add_raw(self._raw)  # (a no-op on the shared already_handled)
+            if self._raw_hsts is not None and request.asgi_scope.get("scheme") in _SECURE_SCHEMES:
+                response._add_raw(((_HSTS_RAW, self._raw_hsts),))
+            return
         # Straight into the Headers dict: the names are lower-cased and the
         # values were checked once, at construction.
         d = response.headers._data()
@@ -178,51 +174,13 @@ class SecurityHeaders:
             if name not in d:
                 d[name] = [value]
         csp = self.content_security_policy
-        if csp is not None:
-            current = d.get(_CSP)
-            if current is None:
-                d[_CSP] = [csp]
-            else:
-                # CSPNonce ran first and, finding no policy, set a stand-in
-                # one: replace it with ours, nonce merged in.
-                fallback = CSP_FALLBACK.get(request)
-                if fallback is not None and current == [fallback[0]]:
-                    d[_CSP] = [merge_nonce(csp, fallback[1], fallback[2])]
+        if csp is not None and _CSP not in d:
+            # CSPNonce (TRANSPORT) runs after this: it merges its nonce into this policy.
+            d[_CSP] = [csp]
         if self.hsts is not None and _HSTS not in d and request.scheme in _SECURE_SCHEMES:
             d[_HSTS] = [self.hsts]
 
     after_error_request = after_request
-
-    def _replace_stand_in(
-        self, request: Request, extra: list[tuple[bytes, bytes]]
-    ) -> tuple[tuple[bytes, bytes], ...] | None:
-        """Swap CSPNonce's stand-in policy in ``extra`` for ours; the pairs left to add.
-
-        Of the pairs other junco middleware add, only CSPNonce's stand-in
-        policy can be one of ours, and it leaves a note on the request.
-        Returns None when one of ours was set by someone else: the general
-        path decides then.
-        """
-        pairs = self._raw
-        names = self._raw_names
-        for i, (name, value) in enumerate(extra):
-            if name in names:
-                merged = self._merge_stand_in(request, name, value)
-                if merged is None:
-                    return None
-                extra[i] = (name, merged)
-                pairs = self._raw_no_csp
-        return pairs
-
-    def _merge_stand_in(self, request: Request, name: bytes, value: bytes) -> bytes | None:
-        """Our policy with the nonce merged, if ``value`` is ``CSPNonce``'s stand-in."""
-        fallback = CSP_FALLBACK.get(request)
-        csp = self.content_security_policy
-        if name != _CSP_RAW or fallback is None or csp is None:
-            return None
-        if value != fallback[0].encode("latin-1"):
-            return None
-        return merge_nonce(csp, fallback[1], fallback[2]).encode("latin-1")
 
 
 def _frame_options(value: str) -> str:

@@ -59,6 +59,7 @@ from typing import (
 )
 
 from ..exceptions import ConfigurationError, HTTPException, SessionStoreError
+from ..phases import Phase
 from ..request import Slot
 from ..stores.resolve import resolve_store, startup_check
 from ._signing import Signer
@@ -399,8 +400,9 @@ class Session:
     async def load(self, request: Request) -> SessionData:
         """Attach and load the session of ``request`` now; idempotent.
 
-        Other extensions' before-hooks may call it to use the session before
-        the session's own hook has run.
+        The session's own before-hook does this in the ``SESSION`` phase, so
+        hooks of the ``AUTH`` and ``APP`` phases find it loaded; a hook of an
+        earlier phase (a ``GUARD``) that needs the session calls this first.
 
         Raises:
             HTTPException: 503 when the store is unreachable.
@@ -595,6 +597,9 @@ class _CookieHooks:
     """Hooks for the cookie store: all synchronous, nothing decoded up front."""
 
     __slots__ = ("ext",)
+    #: After the guards (nothing is decoded for a refused request), before AUTH
+    #: and the app's hooks, which read the session; committed after they wrote it.
+    phase = Phase.SESSION
 
     def __init__(self, ext: Session) -> None:
         self.ext = ext
@@ -619,6 +624,7 @@ class _StoreHooks:
     """Hooks for server stores: the record is fetched before the handler runs."""
 
     __slots__ = ("ext",)
+    phase = Phase.SESSION  # as _CookieHooks
 
     def __init__(self, ext: Session) -> None:
         self.ext = ext

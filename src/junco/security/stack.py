@@ -1,19 +1,20 @@
-"""``secure_stack``: the secure-by-default components wired in the right order, in one call.
+"""``secure_stack``: the secure-by-default components, in one call.
 
-Order matters for the before-hooks (after-hooks run in reverse):
+The order they run in is not this function's business: each component
+declares its phase (:mod:`junco.phases`), and the hooks run phase by phase
+(after-hooks in reverse), so adding the same components by hand, in any
+order, gives the same stack:
 
-0. ``Audit`` (when asked for) before everything: its before-hook runs first,
-   so the duration covers the whole request, and its after-hook runs last,
-   so it records the final response, refusals by the components below included.
-1. ``ProxyHeaders``: the real client address, scheme and host, first, so
-   everything after it sees them (only when ``trusted_proxies`` is given).
-2. ``AllowedHosts``: refuse foreign Host headers before any work.
-3. ``RequestID``: every later log line and response carries the id.
-4. ``RateLimit``: cheap refusals before sessions are loaded.
-5. ``CSPNonce`` and ``SecurityHeaders``: headers on every response, errors included
-   (in this order, so the nonce is merged into the finished policy).
-6. ``Session``: needed by CSRF tokens and logins.
-7. ``CORS``, then ``CSRF`` (which trusts the CORS origins).
+- ``OBSERVE``: ``Audit`` (when asked for), around everything, so it times the
+  whole request and records the final response, refusals included.
+- ``TRANSPORT``: ``ProxyHeaders`` (the real client, scheme and host, when
+  ``trusted_proxies`` is given), ``RequestID``, ``CSPNonce`` (merged last,
+  into the finished policy).
+- ``HOST``: ``AllowedHosts`` refuses foreign Host headers before any work.
+- ``GUARD``: ``RateLimit`` and ``SecurityHeaders``: cheap refusals and
+  static headers before the session is loaded.
+- ``SESSION``: ``Session``; then ``AUTH``: ``CORS`` and ``CSRF`` (its tokens
+  live in the session; it trusts the CORS origins).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def secure_stack(
     session_absolute_timeout: float | None = SESSION_ABSOLUTE_TIMEOUT,
     **security_headers: Any,
 ) -> Stack:
-    """Install junco's security components on ``app`` in the right order.
+    """Install junco's security components on ``app`` (their phases order them).
 
     Args:
         app: The application.
@@ -134,8 +135,6 @@ def secure_stack(
         limiter = RateLimit(app, store=rate_limit_store)
         for path, rate in rate_limits.items():
             limiter.rule(path, rate, methods=["POST", "PUT", "PATCH", "DELETE"])
-    # CSPNonce first: after-hooks run in reverse, so the policy is complete
-    # when the nonce is merged into it (once, with no stand-in policy).
     nonce = CSPNonce(app) if csp_nonce else None
     headers = SecurityHeaders(app, **security_headers)
     session = Session(
